@@ -1,0 +1,301 @@
+package fsm
+
+import (
+	"fmt"
+	"time"
+)
+
+// apply runs one command with the lock held. It validates everything before it changes
+// anything, so a command either applies whole or not at all.
+func (f *FSM) apply(cmd *Command) Result {
+	if cmd.Version < 1 || cmd.Version > CommandVersion {
+		return Result{Err: fmt.Errorf("%w: %s version %d is not supported", ErrBadCommand, cmd.Type, cmd.Version)}
+	}
+	at := cmd.At.UTC().Truncate(time.Microsecond)
+	if at.Before(f.clock) {
+		at = f.clock
+	}
+	var res Result
+	switch {
+	case cmd.Type == TypeCreate && cmd.Create != nil:
+		res = f.create(at, cmd.Create)
+	case cmd.Type == TypeUpdate && cmd.Update != nil:
+		res = f.update(at, cmd.Update)
+	case cmd.Type == TypeDelete && cmd.Delete != nil:
+		res = f.delete(cmd.Delete)
+	case cmd.Type == TypeTrigger && cmd.Trigger != nil:
+		res = f.trigger(at, cmd.Trigger)
+	case cmd.Type == TypePause && cmd.Pause != nil:
+		res = f.pause(at, cmd.Pause)
+	case cmd.Type == TypeUnpause && cmd.Unpause != nil:
+		res = f.unpause(at, cmd.Unpause)
+	case cmd.Type == TypeMarkLate && cmd.MarkLate != nil:
+		res = f.markLate(at, cmd.MarkLate)
+	case cmd.Type == TypeNotificationSent && cmd.NotificationSent != nil:
+		res = f.notificationSent(cmd.NotificationSent)
+	case cmd.Type == TypeImport && cmd.Import != nil:
+		res = f.importCanaries(cmd.Import)
+	default:
+		return Result{Err: fmt.Errorf("%w: unknown or empty command %q", ErrBadCommand, cmd.Type)}
+	}
+	if res.Err == nil {
+		f.clock = at
+	}
+	return res
+}
+
+func (f *FSM) create(at time.Time, c *Create) Result {
+	if !validID(c.ID) {
+		return Result{Err: invalid("id must be eight lower-case letters")}
+	}
+	if f.lookup(c.ID) != nil {
+		return Result{Err: ErrIDTaken}
+	}
+	if err := validateName(c.Name); err != nil {
+		return Result{Err: err}
+	}
+	slug := Slug(c.Name)
+	if other, ok := f.slugs[slug]; ok {
+		return Result{Err: fmt.Errorf("%w: canary %s already exists with identifier %s", ErrAlreadyExists, slug, other)}
+	}
+	if err := c.Periodicity.Validate(); err != nil {
+		return Result{Err: err}
+	}
+	if err := validateDescription(c.Description); err != nil {
+		return Result{Err: err}
+	}
+	if err := validateEmails(c.Emails); err != nil {
+		return Result{Err: err}
+	}
+	canary := &Canary{
+		ID:          c.ID,
+		Name:        c.Name,
+		Slug:        slug,
+		Description: c.Description,
+		Periodicity: c.Periodicity,
+		Emails:      nonNil(c.Emails),
+		Paused:      c.Paused,
+		History:     []HistoryEntry{{Time: at, Comment: createdComment}},
+	}
+	if !c.Paused {
+		deadline, err := c.Periodicity.Deadline(at)
+		if err != nil {
+			return Result{Err: err}
+		}
+		canary.Deadline = deadline
+	}
+	f.store(canary)
+	return Result{Canary: canary, Changed: true}
+}
+
+func (f *FSM) update(at time.Time, u *Update) Result {
+	old := f.lookup(u.ID)
+	if old == nil {
+		return Result{Err: ErrNotFound}
+	}
+	c := *old
+	changed := false
+	if u.Name != nil && *u.Name != old.Name {
+		if err := validateName(*u.Name); err != nil {
+			return Result{Err: err}
+		}
+		slug := Slug(*u.Name)
+		if other, ok := f.slugs[slug]; ok && other != old.ID {
+			return Result{Err: fmt.Errorf("%w: canary %s already exists with identifier %s", ErrAlreadyExists, slug, other)}
+		}
+		c.Name, c.Slug, changed = *u.Name, slug, true
+	}
+	notify := Kind("")
+	if u.Periodicity != nil && *u.Periodicity != old.Periodicity {
+		if err := u.Periodicity.Validate(); err != nil {
+			return Result{Err: err}
+		}
+		c.Periodicity, changed = *u.Periodicity, true
+		if !c.Paused {
+			// The original re-bases the deadline on the newest history entry and
+			// re-evaluates lateness at once, notifying on a change either way.
+			deadline, err := c.Periodicity.Deadline(old.LastEvent())
+			if err != nil {
+				return Result{Err: err}
+			}
+			c.Deadline = deadline
+			if late := deadline.Before(at); late != old.Late {
+				c.Late = late
+				notify = KindResumed
+				if late {
+					notify = KindLate
+				}
+			}
+		}
+	}
+	if u.Description != nil && *u.Description != old.Description {
+		if err := validateDescription(*u.Description); err != nil {
+			return Result{Err: err}
+		}
+		c.Description, changed = *u.Description, true
+	}
+	if u.Emails != nil && !sameSet(*u.Emails, old.Emails) {
+		if err := validateEmails(*u.Emails); err != nil {
+			return Result{Err: err}
+		}
+		c.Emails, changed = nonNil(*u.Emails), true
+	}
+	if !changed {
+		return Result{Err: ErrNoUpdates}
+	}
+	if c.Slug != old.Slug {
+		delete(f.slugs, old.Slug)
+	}
+	f.store(&c)
+	if notify != "" {
+		f.enqueue(notify, at, &c)
+	}
+	return Result{Canary: &c, Changed: true}
+}
+
+func (f *FSM) delete(d *Delete) Result {
+	c := f.lookup(d.ID)
+	if c == nil {
+		return Result{Err: ErrNotFound}
+	}
+	f.canaries.Delete(c)
+	delete(f.slugs, c.Slug)
+	if f.observer != nil {
+		f.observer.DeadlineChanged(c.ID, time.Time{}, false)
+	}
+	return Result{Changed: true}
+}
+
+func (f *FSM) trigger(at time.Time, t *Trigger) Result {
+	old := f.lookup(t.ID)
+	if old == nil {
+		return Result{Err: ErrNotFound}
+	}
+	if err := validateComment(t.Comment); err != nil {
+		return Result{Err: err}
+	}
+	deadline, err := old.Periodicity.Deadline(at)
+	if err != nil {
+		return Result{Err: err}
+	}
+	c := *old
+	c.History = addHistory(old.History, at, withComment(triggerComment, t.Comment))
+	c.Deadline = deadline
+	c.Late = false
+	c.Paused = false
+	f.store(&c)
+	if old.Late {
+		f.enqueue(KindResumed, at, &c)
+	}
+	return Result{Canary: &c, Recovered: old.Late, Unpaused: old.Paused, Changed: true}
+}
+
+// pause keeps the late flag: only a trigger clears it, so LATE and RESUMED mails come in
+// pairs (the original server's observed behaviour).
+func (f *FSM) pause(at time.Time, p *Pause) Result {
+	old := f.lookup(p.ID)
+	if old == nil {
+		return Result{Err: ErrNotFound}
+	}
+	if old.Paused {
+		return Result{Err: ErrAlreadyPaused}
+	}
+	if err := validateComment(p.Comment); err != nil {
+		return Result{Err: err}
+	}
+	c := *old
+	c.Paused = true
+	c.Deadline = time.Time{}
+	c.History = addHistory(old.History, at, withComment(pauseComment, p.Comment))
+	f.store(&c)
+	return Result{Canary: &c, Changed: true}
+}
+
+func (f *FSM) unpause(at time.Time, u *Unpause) Result {
+	old := f.lookup(u.ID)
+	if old == nil {
+		return Result{Err: ErrNotFound}
+	}
+	if !old.Paused {
+		return Result{Err: ErrAlreadyUnpaused}
+	}
+	if err := validateComment(u.Comment); err != nil {
+		return Result{Err: err}
+	}
+	deadline, err := old.Periodicity.Deadline(at)
+	if err != nil {
+		return Result{Err: err}
+	}
+	c := *old
+	c.Paused = false
+	c.Deadline = deadline
+	c.History = addHistory(old.History, at, withComment(unpauseComment, u.Comment))
+	f.store(&c)
+	return Result{Canary: &c, Changed: true}
+}
+
+// markLate sets late only if the command's time is still at or past the canary's current
+// deadline: a trigger that won the race moved the deadline and makes this a no-op.
+func (f *FSM) markLate(at time.Time, m *MarkLate) Result {
+	old := f.lookup(m.ID)
+	if old == nil || !old.Watched() || at.Before(old.Deadline) {
+		return Result{}
+	}
+	c := *old
+	c.Late = true
+	f.store(&c)
+	f.enqueue(KindLate, at, &c)
+	return Result{Canary: &c, Changed: true}
+}
+
+func (f *FSM) notificationSent(n *NotificationSent) Result {
+	for _, seq := range n.Seqs {
+		delete(f.outbox, seq)
+	}
+	return Result{Changed: true}
+}
+
+// store inserts or replaces a canary and tells the observer about its deadline.
+func (f *FSM) store(c *Canary) {
+	f.canaries.ReplaceOrInsert(c)
+	f.slugs[c.Slug] = c.ID
+	if f.observer != nil {
+		f.observer.DeadlineChanged(c.ID, c.Deadline, c.Watched())
+	}
+}
+
+func (f *FSM) enqueue(kind Kind, at time.Time, c *Canary) {
+	seq := f.nextSeq
+	f.nextSeq++
+	f.outbox[seq] = newNotification(seq, kind, at, c)
+	if f.observer != nil {
+		f.observer.OutboxChanged()
+	}
+}
+
+func (f *FSM) lookup(id string) *Canary {
+	c, _ := f.canaries.Get(&Canary{ID: id})
+	return c
+}
+
+func sameSet(a, b []string) bool {
+	in := make(map[string]bool, len(a))
+	for _, s := range a {
+		in[s] = true
+	}
+	seen := make(map[string]bool, len(b))
+	for _, s := range b {
+		if !in[s] {
+			return false
+		}
+		seen[s] = true
+	}
+	return len(seen) == len(in)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+// Package fsm is coal-mine's replicated state machine: the canaries, the notification
+// outbox, the typed commands that change them and the queries that read them.
+//
+// Apply is deterministic: it reads no clock, randomness, environment or network. Every
+// time it uses comes from the command, stamped by the proposer, so every replica that
+// applies the same log reaches byte-identical state.
+package fsm
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+	"github.com/hashicorp/raft"
+)
+
+// Observer hears about changes as Apply makes them, so the deadline watcher and the
+// dispatcher need not poll. It is called with the FSM's lock held: it must not block and
+// must not call back into the FSM.
+type Observer interface {
+	// DeadlineChanged says the canary's deadline must (watched) or must no longer be
+	// watched: paused, late or deleted canaries are not.
+	DeadlineChanged(id string, deadline time.Time, watched bool)
+	// OutboxChanged says records were appended to the outbox.
+	OutboxChanged()
+	// Reset says the whole state was replaced (snapshot restore): rebuild from queries.
+	Reset()
+}
+
+// FSM is the state machine. It implements raft.FSM.
+type FSM struct {
+	mu       sync.RWMutex
+	canaries *btree.BTreeG[*Canary] // ordered by id: stable snapshots and list cursors
+	slugs    map[string]string      // slug -> id
+	outbox   map[uint64]Notification
+	nextSeq  uint64
+	// clock is the newest command time applied. A command stamped earlier (a new leader
+	// whose clock lags) is applied at this time instead, so history stays ordered.
+	clock    time.Time
+	observer Observer
+}
+
+var _ raft.FSM = (*FSM)(nil)
+
+// New returns an empty state machine.
+func New() *FSM {
+	return &FSM{
+		canaries: newTree(),
+		slugs:    make(map[string]string),
+		outbox:   make(map[uint64]Notification),
+		nextSeq:  1,
+	}
+}
+
+func newTree() *btree.BTreeG[*Canary] {
+	return btree.NewG(32, func(a, b *Canary) bool { return a.ID < b.ID })
+}
+
+// SetObserver installs the observer (nil removes it).
+func (f *FSM) SetObserver(o Observer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.observer = o
+}
+
+// Apply applies one log entry: a batch of commands. It returns []Result, one per command,
+// or an error value if the entry cannot be decoded.
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	cmds, err := DecodeBatch(l.Data)
+	if err != nil {
+		return err
+	}
+	return f.ApplyCommands(cmds)
+}
+
+// ApplyCommands applies decoded commands in order. It is Apply without Raft, for tests
+// and benchmarks.
+func (f *FSM) ApplyCommands(cmds []Command) []Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	results := make([]Result, len(cmds))
+	for i := range cmds {
+		results[i] = f.apply(&cmds[i])
+	}
+	return results
+}
+
+// Snapshot captures the state in O(1): the canary tree is copy-on-write and canaries are
+// immutable, so Persist can encode it while Apply goes on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	outbox := make([]Notification, 0, len(f.outbox))
+	for _, n := range f.outbox {
+		outbox = append(outbox, n)
+	}
+	return &snapshot{
+		canaries: f.canaries.Clone(),
+		outbox:   outbox,
+		nextSeq:  f.nextSeq,
+		clock:    f.clock,
+	}, nil
+}
+
+// Restore replaces the whole state with a snapshot.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := decodeSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.canaries = st.canaries
+	f.slugs = st.slugs
+	f.outbox = st.outbox
+	f.nextSeq = st.nextSeq
+	f.clock = st.clock
+	if f.observer != nil {
+		f.observer.Reset()
+	}
+	return nil
+}

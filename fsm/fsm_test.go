@@ -1,0 +1,444 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+var t0 = time.Date(2015, 3, 19, 1, 8, 44, 885182000, time.UTC)
+
+// apply runs one command at a time and fails the test on a commit-level error.
+func apply(t testing.TB, f *FSM, at time.Time, cmd Command) Result {
+	t.Helper()
+	cmd.At, cmd.Version = at, CommandVersion
+	data, err := EncodeBatch([]Command{cmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := f.Apply(&raft.Log{Type: raft.LogCommand, Data: data})
+	results, ok := resp.([]Result)
+	if !ok || len(results) != 1 {
+		t.Fatalf("Apply returned %#v", resp)
+	}
+	return results[0]
+}
+
+func create(t testing.TB, f *FSM, at time.Time, id, name string, seconds float64, emails ...string) *Canary {
+	t.Helper()
+	res := apply(t, f, at, Command{Type: TypeCreate, Create: &Create{ID: id, Name: name, Periodicity: Periodicity{Seconds: seconds}, Emails: emails}})
+	if res.Err != nil {
+		t.Fatalf("create %s: %v", name, res.Err)
+	}
+	return res.Canary
+}
+
+func trigger(t testing.TB, f *FSM, at time.Time, id, comment string) Result {
+	t.Helper()
+	return apply(t, f, at, Command{Type: TypeTrigger, Trigger: &Trigger{ID: id, Comment: comment}})
+}
+
+func comments(c *Canary) []string {
+	var out []string
+	for _, h := range c.NewestFirst() {
+		out = append(out, h.Comment)
+	}
+	return out
+}
+
+func TestCanaryLifecycle(t *testing.T) {
+	f := New()
+	c := create(t, f, t0, "fbkvlsby", "My First Canary", 3600)
+	if c.Slug != "my-first-canary" || c.Late || c.Paused || !c.Deadline.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("created canary = %+v", c)
+	}
+
+	res := trigger(t, f, t0.Add(time.Minute), "fbkvlsby", "short form trigger url")
+	if res.Err != nil || res.Recovered || res.Unpaused {
+		t.Fatalf("trigger = %+v", res)
+	}
+	res = apply(t, f, t0.Add(2*time.Minute), Command{Type: TypePause, Pause: &Pause{ID: "fbkvlsby", Comment: "maintenance"}})
+	if res.Err != nil || !res.Canary.Paused || !res.Canary.Deadline.IsZero() {
+		t.Fatalf("pause = %+v", res)
+	}
+	if res := apply(t, f, t0.Add(3*time.Minute), Command{Type: TypePause, Pause: &Pause{ID: "fbkvlsby"}}); !errors.Is(res.Err, ErrAlreadyPaused) {
+		t.Fatalf("second pause err = %v", res.Err)
+	}
+	res = apply(t, f, t0.Add(4*time.Minute), Command{Type: TypeUnpause, Unpause: &Unpause{ID: "fbkvlsby"}})
+	if res.Err != nil || res.Canary.Paused || !res.Canary.Deadline.Equal(t0.Add(64*time.Minute)) {
+		t.Fatalf("unpause = %+v", res)
+	}
+	if res := apply(t, f, t0.Add(5*time.Minute), Command{Type: TypeUnpause, Unpause: &Unpause{ID: "fbkvlsby"}}); !errors.Is(res.Err, ErrAlreadyUnpaused) {
+		t.Fatalf("second unpause err = %v", res.Err)
+	}
+	got, _ := f.Get("fbkvlsby")
+	want := []string{"Unpaused", "Paused (maintenance)", "Triggered (short form trigger url)", "Canary created"}
+	if strings.Join(comments(got), "|") != strings.Join(want, "|") {
+		t.Fatalf("history = %q, want %q", comments(got), want)
+	}
+	if res := apply(t, f, t0.Add(6*time.Minute), Command{Type: TypeDelete, Delete: &Delete{ID: "fbkvlsby"}}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if _, err := f.Get("fbkvlsby"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get after delete err = %v", err)
+	}
+	if _, err := f.IDBySlug("my-first-canary"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("slug survived delete: %v", err)
+	}
+}
+
+func TestCreateRejects(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "Taken", 60)
+	tests := []struct {
+		name string
+		c    Create
+		want error
+	}{
+		{"empty name", Create{ID: "bbbbbbbb", Periodicity: Periodicity{Seconds: 60}}, ErrInvalid},
+		{"name without letters", Create{ID: "bbbbbbbb", Name: "!!!", Periodicity: Periodicity{Seconds: 60}}, ErrInvalid},
+		{"slug taken", Create{ID: "bbbbbbbb", Name: "TAKEN", Periodicity: Periodicity{Seconds: 60}}, ErrAlreadyExists},
+		{"id taken", Create{ID: "aaaaaaaa", Name: "Other", Periodicity: Periodicity{Seconds: 60}}, ErrIDTaken},
+		{"bad id", Create{ID: "ABC", Name: "Other", Periodicity: Periodicity{Seconds: 60}}, ErrInvalid},
+		{"zero periodicity", Create{ID: "bbbbbbbb", Name: "Other"}, ErrInvalid},
+		{"negative periodicity", Create{ID: "bbbbbbbb", Name: "Other", Periodicity: Periodicity{Seconds: -1}}, ErrInvalid},
+		{"bad email", Create{ID: "bbbbbbbb", Name: "Other", Periodicity: Periodicity{Seconds: 60}, Emails: []string{"not an address"}}, ErrInvalid},
+		{"header injection", Create{ID: "bbbbbbbb", Name: "Other", Periodicity: Periodicity{Seconds: 60}, Emails: []string{"a@b.c\r\nBcc: x@y.z"}}, ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := apply(t, f, t0, Command{Type: TypeCreate, Create: &tt.c})
+			if !errors.Is(res.Err, tt.want) {
+				t.Fatalf("err = %v, want %v", res.Err, tt.want)
+			}
+			if f.Len() != 1 {
+				t.Fatalf("a rejected create changed the state: %d canaries", f.Len())
+			}
+		})
+	}
+}
+
+func TestSlug(t *testing.T) {
+	tests := map[string]string{
+		"My First Canary":     "my-first-canary",
+		"my_first  canary":    "my-first-canary",
+		"a - b":               "a-b",
+		"Backup (nightly)!":   "backup-nightly",
+		"Ünïcödé Jöb":         "ünïcödé-jöb",
+		"--x--":               "-x-",
+		"tabs\tand\nnewlines": "tabs-and-newlines",
+	}
+	for in, want := range tests {
+		if got := Slug(in); got != want {
+			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMarkLateAndResume(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "Job", 60, "ops@example.com")
+	deadline := t0.Add(time.Minute)
+
+	// A mark-late stamped before the deadline is a no-op.
+	if res := apply(t, f, deadline.Add(-time.Millisecond), Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: "aaaaaaaa", Deadline: deadline}}); res.Changed {
+		t.Fatal("mark-late before the deadline changed the canary")
+	}
+	res := apply(t, f, deadline, Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: "aaaaaaaa", Deadline: deadline}})
+	if !res.Changed || !res.Canary.Late {
+		t.Fatalf("mark-late at the deadline = %+v", res)
+	}
+	// A second mark-late (a retry) changes nothing and adds no second LATE.
+	apply(t, f, deadline.Add(time.Second), Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: "aaaaaaaa", Deadline: deadline}})
+	// Pausing keeps late; only the trigger clears it and reports recovery.
+	apply(t, f, deadline.Add(2*time.Second), Command{Type: TypePause, Pause: &Pause{ID: "aaaaaaaa"}})
+	if c, _ := f.Get("aaaaaaaa"); !c.Late {
+		t.Fatal("pause cleared late")
+	}
+	tr := trigger(t, f, deadline.Add(3*time.Second), "aaaaaaaa", "")
+	if !tr.Recovered || !tr.Unpaused || tr.Canary.Late {
+		t.Fatalf("trigger = %+v", tr)
+	}
+	out := f.Outbox()
+	if len(out) != 2 || out[0].Kind != KindLate || out[1].Kind != KindResumed {
+		t.Fatalf("outbox = %+v", out)
+	}
+	if out[0].Emails[0] != "ops@example.com" || !out[0].Deadline.Equal(deadline) || out[1].History[0].Comment != "Triggered" {
+		t.Fatalf("outbox records lack message data: %+v", out)
+	}
+	apply(t, f, deadline.Add(4*time.Second), Command{Type: TypeNotificationSent, NotificationSent: &NotificationSent{Seqs: []uint64{out[0].Seq, out[1].Seq}}})
+	if len(f.Outbox()) != 0 || f.Pending(out[0].Seq) {
+		t.Fatal("acknowledged records are still pending")
+	}
+}
+
+func TestTriggerWinsRaceWithMarkLate(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "Job", 60)
+	deadline := t0.Add(time.Minute)
+	// The trigger commits first with a time just before the deadline; the watcher's
+	// mark-late, proposed at the old deadline, must not make the canary late.
+	trigger(t, f, deadline.Add(-time.Millisecond), "aaaaaaaa", "")
+	res := apply(t, f, deadline, Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: "aaaaaaaa", Deadline: deadline}})
+	if res.Changed || len(f.Outbox()) != 0 {
+		t.Fatalf("stale mark-late applied: %+v", res)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "Job", 3600)
+	create(t, f, t0, "bbbbbbbb", "Other", 3600)
+	name := "Other"
+	if res := apply(t, f, t0, Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Name: &name}}); !errors.Is(res.Err, ErrAlreadyExists) {
+		t.Fatalf("rename onto a taken slug err = %v", res.Err)
+	}
+	same := "Job"
+	if res := apply(t, f, t0, Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Name: &same}}); !errors.Is(res.Err, ErrNoUpdates) {
+		t.Fatalf("no-op update err = %v", res.Err)
+	}
+	emails := []string{"b@x.org", "a@x.org"}
+	apply(t, f, t0, Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Emails: &emails}})
+	reordered := []string{"a@x.org", "b@x.org"}
+	if res := apply(t, f, t0, Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Emails: &reordered}}); !errors.Is(res.Err, ErrNoUpdates) {
+		t.Fatalf("same e-mails in another order err = %v", res.Err)
+	}
+	// Shortening the periodicity below the time since the last event makes it late at
+	// once and queues a LATE; lengthening it again queues a RESUMED.
+	short := Periodicity{Seconds: 60}
+	res := apply(t, f, t0.Add(10*time.Minute), Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Periodicity: &short}})
+	if res.Err != nil || !res.Canary.Late || !res.Canary.Deadline.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("shorten = %+v", res)
+	}
+	long := Periodicity{Seconds: 7200}
+	res = apply(t, f, t0.Add(11*time.Minute), Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Periodicity: &long}})
+	if res.Err != nil || res.Canary.Late {
+		t.Fatalf("lengthen = %+v", res)
+	}
+	if out := f.Outbox(); len(out) != 2 || out[0].Kind != KindLate || out[1].Kind != KindResumed {
+		t.Fatalf("outbox = %+v", out)
+	}
+	newName := "Renamed Job"
+	res = apply(t, f, t0, Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Name: &newName}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if id, _ := f.IDByName("renamed job"); id != "aaaaaaaa" {
+		t.Fatalf("lookup by new name = %q", id)
+	}
+	if _, err := f.IDBySlug("job"); !errors.Is(err, ErrNotFound) {
+		t.Fatal("old slug still resolves")
+	}
+}
+
+func TestHistoryPruning(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "Job", 60)
+	at := t0
+	for i := 0; i < 1005; i++ {
+		at = at.Add(time.Second)
+		trigger(t, f, at, "aaaaaaaa", fmt.Sprint(i))
+	}
+	c, _ := f.Get("aaaaaaaa")
+	if len(c.History) != 1000 || c.NewestFirst()[0].Comment != "Triggered (1004)" {
+		t.Fatalf("history has %d entries, newest %q", len(c.History), c.NewestFirst()[0].Comment)
+	}
+	// More than 100 entries with the oldest older than a week: pruned to 100 entries
+	// newer than a week plus nothing older.
+	trigger(t, f, at.Add(8*24*time.Hour), "aaaaaaaa", "much later")
+	c, _ = f.Get("aaaaaaaa")
+	if len(c.History) != 100 {
+		t.Fatalf("after a week history has %d entries, want 100", len(c.History))
+	}
+}
+
+func TestClockNeverRunsBackwards(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "Job", 60)
+	trigger(t, f, t0.Add(time.Hour), "aaaaaaaa", "new leader ahead")
+	// A later command stamped by a node whose clock lags is applied at the newest time.
+	res := trigger(t, f, t0.Add(30*time.Minute), "aaaaaaaa", "old clock")
+	h := res.Canary.NewestFirst()
+	if !h[0].Time.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("history went back in time: %v", h[0].Time)
+	}
+}
+
+func TestListFiltersAndPaging(t *testing.T) {
+	f := New()
+	create(t, f, t0, "cccccccc", "Gamma", 60, "dba@example.org")
+	create(t, f, t0, "aaaaaaaa", "Alpha", 60)
+	create(t, f, t0, "bbbbbbbb", "Beta", 60)
+	apply(t, f, t0, Command{Type: TypePause, Pause: &Pause{ID: "bbbbbbbb"}})
+	yes, no := true, false
+	ids := func(cs []*Canary) string {
+		var s []string
+		for _, c := range cs {
+			s = append(s, c.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	tests := []struct {
+		name string
+		flt  Filter
+		want string
+		more bool
+	}{
+		{"all in id order", Filter{}, "aaaaaaaa,bbbbbbbb,cccccccc", false},
+		{"paused", Filter{Paused: &yes}, "bbbbbbbb", false},
+		{"unpaused", Filter{Paused: &no}, "aaaaaaaa,cccccccc", false},
+		{"late", Filter{Late: &yes}, "", false},
+		{"search name", Filter{Search: regexp.MustCompile("^Alp")}, "aaaaaaaa", false},
+		{"search email", Filter{Search: regexp.MustCompile("dba@")}, "cccccccc", false},
+		{"search id", Filter{Search: regexp.MustCompile("bbbb")}, "bbbbbbbb", false},
+		{"first page", Filter{Limit: 2}, "aaaaaaaa,bbbbbbbb", true},
+		{"next page", Filter{Limit: 2, After: "bbbbbbbb"}, "cccccccc", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, more := f.List(tt.flt)
+			if ids(got) != tt.want || more != tt.more {
+				t.Fatalf("List = %s (more %v), want %s (more %v)", ids(got), more, tt.want, tt.more)
+			}
+		})
+	}
+}
+
+func TestImportIsIdempotent(t *testing.T) {
+	f := New()
+	imported := Canary{
+		ID: "fbkvlsby", Name: "Legacy Job", Periodicity: Periodicity{Seconds: 3600}, Emails: []string{"a@b.org"},
+		Late: true, Deadline: t0.Add(time.Hour),
+		History: []HistoryEntry{{Time: t0.Add(time.Minute), Comment: "Triggered"}, {Time: t0, Comment: "Canary created"}},
+	}
+	imp := &Import{Canaries: []Canary{imported}}
+	res := apply(t, f, t0, Command{Type: TypeImport, Import: imp})
+	if len(res.Import.Created) != 1 {
+		t.Fatalf("first import = %+v", res.Import)
+	}
+	c, _ := f.Get("fbkvlsby")
+	if c.Slug != "legacy-job" || !c.Late || c.NewestFirst()[0].Comment != "Triggered" {
+		t.Fatalf("imported canary = %+v", c)
+	}
+	res = apply(t, f, t0, Command{Type: TypeImport, Import: imp})
+	if len(res.Import.Unchanged) != 1 || res.Changed {
+		t.Fatalf("second import = %+v", res.Import)
+	}
+	changed := imported
+	changed.Description = "changed"
+	res = apply(t, f, t0, Command{Type: TypeImport, Import: &Import{Canaries: []Canary{changed}}})
+	if len(res.Import.Conflicts) != 1 {
+		t.Fatalf("conflicting import = %+v", res.Import)
+	}
+	res = apply(t, f, t0, Command{Type: TypeImport, Import: &Import{Canaries: []Canary{changed}, Overwrite: true}})
+	if len(res.Import.Updated) != 1 {
+		t.Fatalf("overwrite import = %+v", res.Import)
+	}
+}
+
+// TestDeterminism applies the same random log to two state machines and requires
+// byte-identical snapshots, and the same again after a snapshot round trip.
+func TestDeterminism(t *testing.T) {
+	log := randomLog(rand.New(rand.NewPCG(1, 2)), 3000)
+	a, b := New(), New()
+	for _, entry := range log {
+		a.Apply(&raft.Log{Type: raft.LogCommand, Data: entry})
+		b.Apply(&raft.Log{Type: raft.LogCommand, Data: entry})
+	}
+	snapA, snapB := snapshotBytes(t, a), snapshotBytes(t, b)
+	if !bytes.Equal(snapA, snapB) {
+		t.Fatal("two replicas of the same log have different snapshots")
+	}
+	c := New()
+	if err := c.Restore(nopCloser{bytes.NewReader(snapA)}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(snapshotBytes(t, c), snapA) {
+		t.Fatal("snapshot does not survive a restore")
+	}
+	if a.Len() == 0 || len(a.Outbox()) == 0 {
+		t.Fatalf("random log exercised too little: %d canaries, %d outbox", a.Len(), len(a.Outbox()))
+	}
+}
+
+func randomLog(r *rand.Rand, n int) [][]byte {
+	ids := []string{"aaaaaaaa", "bbbbbbbb", "cccccccc", "dddddddd", "eeeeeeee"}
+	at := t0
+	var log [][]byte
+	for i := 0; i < n; i++ {
+		at = at.Add(time.Duration(r.IntN(120)) * time.Second)
+		id := ids[r.IntN(len(ids))]
+		var cmd Command
+		switch r.IntN(8) {
+		case 0:
+			cmd = Command{Type: TypeCreate, Create: &Create{ID: id, Name: "job " + id, Periodicity: Periodicity{Seconds: float64(30 + r.IntN(300))}, Emails: []string{"x@y.org"}}}
+		case 1:
+			p := Periodicity{Seconds: float64(1 + r.IntN(600))}
+			cmd = Command{Type: TypeUpdate, Update: &Update{ID: id, Periodicity: &p}}
+		case 2:
+			cmd = Command{Type: TypePause, Pause: &Pause{ID: id}}
+		case 3:
+			cmd = Command{Type: TypeUnpause, Unpause: &Unpause{ID: id}}
+		case 4:
+			cmd = Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: id}}
+		case 5:
+			cmd = Command{Type: TypeDelete, Delete: &Delete{ID: id}}
+		default:
+			cmd = Command{Type: TypeTrigger, Trigger: &Trigger{ID: id, Comment: fmt.Sprint(i)}}
+		}
+		cmd.At, cmd.Version = at, CommandVersion
+		data, _ := EncodeBatch([]Command{cmd})
+		log = append(log, data)
+	}
+	return log
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+type memSink struct {
+	bytes.Buffer
+	cancelled bool
+}
+
+func (s *memSink) ID() string    { return "mem" }
+func (s *memSink) Cancel() error { s.cancelled = true; return nil }
+func (s *memSink) Close() error  { return nil }
+
+func snapshotBytes(t testing.TB, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Bytes()
+}
+
+func TestApplyRejectsBadEntries(t *testing.T) {
+	f := New()
+	for _, data := range [][]byte{nil, {9, '{'}, {logFormatJSON, '{'}} {
+		if _, ok := f.Apply(&raft.Log{Type: raft.LogCommand, Data: data}).(error); !ok {
+			t.Errorf("entry %q was not rejected", data)
+		}
+	}
+	res := apply(t, f, t0, Command{Type: "explode"})
+	if !errors.Is(res.Err, ErrBadCommand) {
+		t.Fatalf("unknown command err = %v", res.Err)
+	}
+	future := Command{Type: TypeDelete, Delete: &Delete{ID: "aaaaaaaa"}, Version: CommandVersion + 1, At: t0}
+	if res := f.ApplyCommands([]Command{future})[0]; !errors.Is(res.Err, ErrBadCommand) {
+		t.Fatalf("future version err = %v", res.Err)
+	}
+}

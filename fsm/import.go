@@ -1,0 +1,95 @@
+package fsm
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// importCanaries recreates canaries as they are, ids included. It is idempotent: a canary
+// equal to the stored one is left alone. A canary whose id holds a different canary, or
+// whose slug belongs to another id, is a conflict unless Overwrite is set (slug conflicts
+// with another id are always conflicts: two canaries cannot share a slug).
+func (f *FSM) importCanaries(imp *Import) Result {
+	out := &ImportOutcome{Created: []string{}, Unchanged: []string{}, Updated: []string{}, Conflicts: []ImportConflict{}}
+	for i := range imp.Canaries {
+		c, err := normalizeImported(imp.Canaries[i])
+		if err != nil {
+			out.Conflicts = append(out.Conflicts, ImportConflict{ID: imp.Canaries[i].ID, Error: err.Error()})
+			continue
+		}
+		if other, ok := f.slugs[c.Slug]; ok && other != c.ID {
+			out.Conflicts = append(out.Conflicts, ImportConflict{ID: c.ID, Error: fmt.Sprintf("slug %s belongs to canary %s", c.Slug, other)})
+			continue
+		}
+		old := f.lookup(c.ID)
+		switch {
+		case old == nil:
+			f.store(c)
+			out.Created = append(out.Created, c.ID)
+		case reflect.DeepEqual(old, c):
+			out.Unchanged = append(out.Unchanged, c.ID)
+		case !imp.Overwrite:
+			out.Conflicts = append(out.Conflicts, ImportConflict{ID: c.ID, Error: "a different canary with this id exists (import with overwrite to replace it)"})
+		default:
+			delete(f.slugs, old.Slug)
+			f.store(c)
+			out.Updated = append(out.Updated, c.ID)
+		}
+	}
+	return Result{Import: out, Changed: len(out.Created)+len(out.Updated) > 0}
+}
+
+// normalizeImported validates an imported canary and brings it to the form Apply keeps:
+// UTC microsecond times, history oldest first and pruned, slug derived from the name, no
+// deadline while paused, and a deadline derived from the newest event if one is missing.
+func normalizeImported(in Canary) (*Canary, error) {
+	c := in
+	if !validID(c.ID) {
+		return nil, invalid("id must be eight lower-case letters")
+	}
+	if err := validateName(c.Name); err != nil {
+		return nil, err
+	}
+	c.Slug = Slug(c.Name)
+	if err := c.Periodicity.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateDescription(c.Description); err != nil {
+		return nil, err
+	}
+	c.Emails = nonNil(append([]string(nil), c.Emails...))
+	if err := validateEmails(c.Emails); err != nil {
+		return nil, err
+	}
+	hist := make([]HistoryEntry, len(in.History))
+	for i, h := range in.History {
+		hist[i] = HistoryEntry{Time: h.Time.UTC().Truncate(time.Microsecond), Comment: h.Comment}
+	}
+	sortHistory(hist)
+	if len(hist) > historyMax {
+		hist = hist[len(hist)-historyMax:]
+	}
+	c.History = hist
+	switch {
+	case c.Paused:
+		c.Deadline = time.Time{}
+	case !c.Deadline.IsZero():
+		c.Deadline = c.Deadline.UTC().Truncate(time.Microsecond)
+	case len(hist) > 0:
+		d, err := c.Periodicity.Deadline(c.LastEvent())
+		if err != nil {
+			return nil, err
+		}
+		c.Deadline = d
+	default:
+		return nil, invalid("an unpaused canary needs a deadline or a history")
+	}
+	return &c, nil
+}
+
+// sortHistory orders entries oldest first (stable, so equal times keep their order).
+func sortHistory(h []HistoryEntry) {
+	slices.SortStableFunc(h, func(a, b HistoryEntry) int { return a.Time.Compare(b.Time) })
+}

@@ -1,0 +1,281 @@
+// Package propose turns commands into Raft log entries. It stamps each command with the
+// time (and a create with a fresh id), and it groups the commands that arrive together
+// into one log entry (group commit), so concurrent requests share one Raft round and one
+// fsync instead of paying for their own.
+package propose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/coal-mine/coal-mine/fsm"
+)
+
+// ErrNotLeader is returned when this node cannot commit because it is not the leader.
+// The Applier must wrap its own not-leader error with it.
+var ErrNotLeader = errors.New("not the leader")
+
+// ErrStopped is returned after Close.
+var ErrStopped = errors.New("proposer stopped")
+
+// Applier commits one log entry and returns the FSM's response: raft.Apply on the leader.
+type Applier interface {
+	Apply(ctx context.Context, entry []byte) (any, error)
+}
+
+// Options tune the batching.
+type Options struct {
+	// MaxBatch is the most commands in one log entry.
+	MaxBatch int
+	// MaxInFlight is how many log entries may be uncommitted at once. While they are,
+	// new commands queue and go out together in the next entry.
+	MaxInFlight int
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// Proposer batches commands into log entries.
+type Proposer struct {
+	applier  Applier
+	opts     Options
+	requests chan *request
+	inFlight chan struct{}
+	stop     chan struct{}
+	exited   chan struct{} // closed when the loop has answered every request it took
+	done     sync.WaitGroup
+	once     sync.Once
+}
+
+type request struct {
+	ctx    context.Context
+	cmd    fsm.Command
+	result chan outcome
+}
+
+type outcome struct {
+	res fsm.Result
+	err error
+}
+
+// New starts a proposer. Close stops it.
+func New(a Applier, opts Options) *Proposer {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 4
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := &Proposer{
+		applier:  a,
+		opts:     opts,
+		requests: make(chan *request, opts.MaxBatch*opts.MaxInFlight),
+		inFlight: make(chan struct{}, opts.MaxInFlight),
+		stop:     make(chan struct{}),
+		exited:   make(chan struct{}),
+	}
+	p.done.Add(1)
+	go p.loop()
+	return p
+}
+
+// Close stops accepting commands and waits for the entries in flight.
+func (p *Proposer) Close() {
+	p.once.Do(func() { close(p.stop) })
+	p.done.Wait()
+}
+
+// Propose commits one command and returns its result. A command whose Result.Err is set
+// was committed but rejected by Apply (not found, invalid, ...); err is for failures to
+// commit at all (ErrNotLeader, a context deadline, shutdown).
+func (p *Proposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
+	p.stamp(&cmd)
+	req := &request{ctx: ctx, cmd: cmd, result: make(chan outcome, 1)}
+	select {
+	case p.requests <- req:
+	case <-ctx.Done():
+		return fsm.Result{}, ctx.Err()
+	case <-p.stop:
+		return fsm.Result{}, ErrStopped
+	}
+	select {
+	case out := <-req.result:
+		return out.res, out.err
+	case <-ctx.Done():
+		// The entry may still commit; the caller learns only that it did not wait.
+		return fsm.Result{}, ctx.Err()
+	case <-p.exited:
+		select {
+		case out := <-req.result:
+			return out.res, out.err
+		default:
+			return fsm.Result{}, ErrStopped
+		}
+	}
+}
+
+// Create proposes a new canary under a fresh random id, drawing a new id if another
+// canary took it between the draw and the commit.
+func (p *Proposer) Create(ctx context.Context, c fsm.Create, taken func(id string) bool) (fsm.Result, error) {
+	for range 10 {
+		c.ID = NewID()
+		if taken != nil && taken(c.ID) {
+			continue
+		}
+		res, err := p.Propose(ctx, fsm.Command{Type: fsm.TypeCreate, Create: &c})
+		if err != nil || !errors.Is(res.Err, fsm.ErrIDTaken) {
+			return res, err
+		}
+	}
+	return fsm.Result{}, fmt.Errorf("create canary: no free id after 10 draws")
+}
+
+// NewID draws a canary id: eight random lower-case letters, as the original.
+func NewID() string {
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = byte('a' + rand.IntN(26))
+	}
+	return string(b)
+}
+
+// stamp sets the version and the proposer's time, in UTC to the microsecond like every
+// stored timestamp.
+func (p *Proposer) stamp(cmd *fsm.Command) {
+	cmd.Version = fsm.CommandVersion
+	if cmd.At.IsZero() {
+		cmd.At = p.opts.Now().UTC().Truncate(time.Microsecond)
+	}
+}
+
+// loop gathers what is queued into batches and hands each to a goroutine that commits it,
+// at most MaxInFlight at once. Waiting for a free slot is what lets the next batch grow.
+func (p *Proposer) loop() {
+	defer p.done.Done()
+	defer close(p.exited)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	for {
+		var first *request
+		select {
+		case first = <-p.requests:
+		case <-p.stop:
+			p.drain(ErrStopped)
+			return
+		}
+		select {
+		case p.inFlight <- struct{}{}:
+		case <-p.stop:
+			first.result <- outcome{err: ErrStopped}
+			p.drain(ErrStopped)
+			return
+		}
+		batch := p.gather(first)
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-p.inFlight }()
+			p.commit(batch)
+		}()
+	}
+}
+
+// gather takes first and whatever else is already queued, up to MaxBatch.
+func (p *Proposer) gather(first *request) []*request {
+	batch := []*request{first}
+	for len(batch) < p.opts.MaxBatch {
+		select {
+		case r := <-p.requests:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (p *Proposer) commit(batch []*request) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.ctx.Err() != nil {
+			r.result <- outcome{err: r.ctx.Err()}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	cmds := make([]fsm.Command, len(live))
+	for i, r := range live {
+		cmds[i] = r.cmd
+	}
+	results, err := p.apply(live, cmds)
+	for i, r := range live {
+		if err != nil {
+			r.result <- outcome{err: err}
+			continue
+		}
+		r.result <- outcome{res: results[i]}
+	}
+}
+
+func (p *Proposer) apply(live []*request, cmds []fsm.Command) ([]fsm.Result, error) {
+	entry, err := fsm.EncodeBatch(cmds)
+	if err != nil {
+		return nil, err
+	}
+	// The entry must not be abandoned because one request gave up: use the longest
+	// deadline among the requests so that the others still get their answer.
+	ctx, cancel := context.WithTimeout(context.Background(), maxRemaining(live))
+	defer cancel()
+	resp, err := p.applier.Apply(ctx, entry)
+	if err != nil {
+		return nil, err
+	}
+	switch r := resp.(type) {
+	case []fsm.Result:
+		if len(r) != len(cmds) {
+			return nil, fmt.Errorf("apply returned %d results for %d commands", len(r), len(cmds))
+		}
+		return r, nil
+	case error:
+		return nil, fmt.Errorf("apply: %w", r)
+	default:
+		return nil, fmt.Errorf("apply returned %T", resp)
+	}
+}
+
+// defaultApplyTimeout bounds an entry whose requests carry no deadline.
+const defaultApplyTimeout = 30 * time.Second
+
+func maxRemaining(reqs []*request) time.Duration {
+	longest := time.Duration(0)
+	for _, r := range reqs {
+		dl, ok := r.ctx.Deadline()
+		if !ok {
+			return defaultApplyTimeout
+		}
+		if d := time.Until(dl); d > longest {
+			longest = d
+		}
+	}
+	return longest
+}
+
+func (p *Proposer) drain(err error) {
+	for {
+		select {
+		case r := <-p.requests:
+			r.result <- outcome{err: err}
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package propose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coal-mine/coal-mine/fsm"
+	"github.com/hashicorp/raft"
+)
+
+// fsmApplier commits entries straight into a real state machine, slowly enough that
+// concurrent proposals have time to queue up behind an entry in flight.
+type fsmApplier struct {
+	fsm     *fsm.FSM
+	delay   time.Duration
+	entries atomic.Int64
+	err     error
+}
+
+func (a *fsmApplier) Apply(ctx context.Context, entry []byte) (any, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	a.entries.Add(1)
+	time.Sleep(a.delay)
+	return a.fsm.Apply(&raft.Log{Type: raft.LogCommand, Data: entry}), nil
+}
+
+func TestConcurrentProposalsShareEntries(t *testing.T) {
+	state := fsm.New()
+	a := &fsmApplier{fsm: state, delay: 5 * time.Millisecond}
+	p := New(a, Options{MaxInFlight: 1})
+	defer p.Close()
+	ctx := context.Background()
+
+	res, err := p.Create(ctx, fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	id := res.Canary.ID
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := p.Propose(ctx, fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: fmt.Sprint(i)}})
+			if err == nil {
+				err = res.Err
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ := state.Get(id)
+	if len(c.History) != n+1 {
+		t.Fatalf("history has %d entries, want %d", len(c.History), n+1)
+	}
+	if entries := a.entries.Load(); entries >= n/2 {
+		t.Fatalf("%d proposals took %d log entries: no group commit", n, entries)
+	}
+}
+
+func TestPerCommandErrorsStayPerCommand(t *testing.T) {
+	p := New(&fsmApplier{fsm: fsm.New()}, Options{})
+	defer p.Close()
+	res, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "nosuchid"}})
+	if err != nil || !errors.Is(res.Err, fsm.ErrNotFound) {
+		t.Fatalf("trigger of a missing canary: %v, %v", err, res.Err)
+	}
+}
+
+func TestNotLeaderReachesCaller(t *testing.T) {
+	p := New(&fsmApplier{fsm: fsm.New(), err: fmt.Errorf("%w: node x", ErrNotLeader)}, Options{})
+	defer p.Close()
+	_, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "abcdefgh"}})
+	if !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("err = %v, want ErrNotLeader", err)
+	}
+}
+
+func TestProposeAfterClose(t *testing.T) {
+	p := New(&fsmApplier{fsm: fsm.New()}, Options{})
+	p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := p.Propose(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "abcdefgh"}})
+	if !errors.Is(err, ErrStopped) {
+		t.Fatalf("err = %v, want ErrStopped", err)
+	}
+}
+
+func TestNewID(t *testing.T) {
+	for range 100 {
+		if id := NewID(); !fsm.ValidID(id) {
+			t.Fatalf("NewID() = %q", id)
+		}
+	}
+}
+
+func BenchmarkProposeParallel(b *testing.B) {
+	state := fsm.New()
+	p := New(&fsmApplier{fsm: state, delay: time.Millisecond}, Options{})
+	defer p.Close()
+	res, _ := p.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+	id := res.Canary.ID
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, _ = p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id}})
+		}
+	})
+}

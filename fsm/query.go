@@ -1,0 +1,135 @@
+package fsm
+
+import (
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Get returns the canary with this id.
+func (f *FSM) Get(id string) (*Canary, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if c := f.lookup(id); c != nil {
+		return c, nil
+	}
+	return nil, ErrNotFound
+}
+
+// IDBySlug finds a canary's id by its slug.
+func (f *FSM) IDBySlug(slug string) (string, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if id, ok := f.slugs[slug]; ok {
+		return id, nil
+	}
+	return "", ErrNotFound
+}
+
+// IDByName finds a canary's id by its name, through the slug as the original does, so
+// case and punctuation do not matter.
+func (f *FSM) IDByName(name string) (string, error) {
+	return f.IDBySlug(Slug(name))
+}
+
+// Filter selects canaries for List. Nil fields do not filter.
+type Filter struct {
+	Paused *bool
+	Late   *bool
+	// Search matches anywhere in the name, slug, id or any e-mail address.
+	Search *regexp.Regexp
+	// After and Limit page through the canaries in id order: only ids greater than After,
+	// at most Limit of them (0 = no limit).
+	After string
+	Limit int
+}
+
+func (flt *Filter) match(c *Canary) bool {
+	if flt.Paused != nil && c.Paused != *flt.Paused {
+		return false
+	}
+	if flt.Late != nil && c.Late != *flt.Late {
+		return false
+	}
+	if flt.Search != nil {
+		re := flt.Search
+		if !re.MatchString(c.Name) && !re.MatchString(c.Slug) && !re.MatchString(c.ID) &&
+			!slices.ContainsFunc(c.Emails, re.MatchString) {
+			return false
+		}
+	}
+	return true
+}
+
+// List returns the matching canaries in id order. more is true when Limit cut the list.
+func (f *FSM) List(flt Filter) (canaries []*Canary, more bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	visit := func(c *Canary) bool {
+		if c.ID == flt.After {
+			return true
+		}
+		if !flt.match(c) {
+			return true
+		}
+		if flt.Limit > 0 && len(canaries) == flt.Limit {
+			more = true
+			return false
+		}
+		canaries = append(canaries, c)
+		return true
+	}
+	if flt.After != "" {
+		f.canaries.AscendGreaterOrEqual(&Canary{ID: flt.After}, visit)
+	} else {
+		f.canaries.Ascend(visit)
+	}
+	return canaries, more
+}
+
+// Len is the number of canaries.
+func (f *FSM) Len() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.canaries.Len()
+}
+
+// Deadline is a watched canary's deadline, for the deadline watcher.
+type Deadline struct {
+	ID string
+	At time.Time
+}
+
+// Deadlines returns the deadline of every canary the watcher must watch.
+func (f *FSM) Deadlines() []Deadline {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]Deadline, 0, f.canaries.Len())
+	f.canaries.Ascend(func(c *Canary) bool {
+		if c.Watched() {
+			out = append(out, Deadline{ID: c.ID, At: c.Deadline})
+		}
+		return true
+	})
+	return out
+}
+
+// Outbox returns the unsent notifications, oldest first.
+func (f *FSM) Outbox() []Notification {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]Notification, 0, len(f.outbox))
+	for _, n := range f.outbox {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b Notification) int { return cmpUint(a.Seq, b.Seq) })
+	return out
+}
+
+// Pending reports whether the outbox still holds the record with this sequence number.
+func (f *FSM) Pending(seq uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, ok := f.outbox[seq]
+	return ok
+}
