@@ -1,0 +1,103 @@
+// Package schedule implements Coal Mine's crontab-like periodicity schedules: parsing,
+// overlap validation, deadline arithmetic and the "periodicity_schedule" play-out.
+//
+// A schedule is a list of directives separated by ';'. Each directive is five cron
+// fields (minute hour day-of-month month day-of-week) followed by the number of
+// seconds allowed between triggers while the directive is active, e.g.
+//
+//	# 5-minute delays are ok on weekends ;
+//	* * * * sat,sun 300 ;
+//	* 0-12 * * mon-fri 300 ;
+//	* 13-23 * * mon-fri 90
+//
+// The cron fields mean what the Python "crontab" package (parse-crontab 1.0.x) that
+// the original Coal Mine used makes of them; field.go lists the details. All times are
+// UTC. The package is pure: no clock, no I/O, no randomness, and a *Schedule is
+// immutable, so it may be shared between goroutines.
+//
+// Time is handled in whole minutes: a directive is active for a whole minute or not
+// at all. The schedule's "state" in a minute is a gap (no directive active), the key
+// of the one active directive (its seconds field as written, so "300" and "300.0"
+// are different keys, as in the original), or an overlap (an error). A window is a
+// maximal run of minutes with the same state. Windows are found by jumping over
+// days and months with bitmasks, never by walking minute by minute.
+package schedule
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrInvalid is wrapped by every error about a schedule that cannot be used.
+var ErrInvalid = errors.New("malformed periodicity schedule")
+
+// ErrOverlap is wrapped (together with ErrInvalid) by errors about two directives
+// that are active in the same minute.
+var ErrOverlap = errors.New("overlapping schedule directives are not allowed")
+
+// maxDirectives bounds the number of directives so that a day's set of active
+// directives fits a uint64. Real schedules have a handful.
+const maxDirectives = 64
+
+// Schedule is a parsed periodicity schedule. It is immutable after Parse.
+type Schedule struct {
+	dirs []directive
+	keys []key
+	// all has one bit per directive.
+	all uint64
+	// overlapping is true when some two directives are active in a same minute on
+	// some calendar day (what Validate rejects).
+	overlapping bool
+	// constant is true when one key is active in every minute of every day, so
+	// there is a single window that never ends.
+	constant bool
+}
+
+// key is a distinct seconds field. Directives with the same key text merge into
+// one window when they follow each other, as in the original.
+type key struct {
+	text    string
+	seconds float64
+	period  time.Duration
+}
+
+// Window is one stretch of a schedule's play-out, as the original's
+// "periodicity_schedule" shows it.
+type Window struct {
+	// Start is the first minute of the window.
+	Start time.Time
+	// End is the start of the window's last minute, as in the original, except for
+	// the last window of a week-long play-out, which ends exactly at the end of the
+	// week (again as the original does).
+	End time.Time
+	// Seconds is the periodicity in force during the window; 0 when inactive.
+	Seconds float64
+	// Active is false for a gap in the schedule ("Inactive" in the original).
+	Active bool
+}
+
+// Len returns the number of directives (comments excluded).
+func (s *Schedule) Len() int { return len(s.dirs) }
+
+// Validate returns an error wrapping ErrOverlap (and ErrInvalid) if two of the
+// schedule's directives are active in the same minute on any calendar day.
+func (s *Schedule) Validate() error {
+	if !s.overlapping {
+		return nil
+	}
+	a, b := s.firstOverlappingPair()
+	return overlapError(s.dirs[a].text, s.dirs[b].text, "")
+}
+
+// Validate parses a schedule and checks that no two of its directives are ever
+// active in the same minute. Unlike Deadline, which (like the original) only notices
+// an overlap it runs into, this is exact over the whole calendar: it checks every
+// kind of day (month, day of month, month length, weekday), which is what the
+// 400-year Gregorian cycle can produce.
+func Validate(text string) error {
+	s, err := Parse(text)
+	if err != nil {
+		return err
+	}
+	return s.Validate()
+}
