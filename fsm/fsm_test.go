@@ -442,3 +442,21 @@ func TestApplyRejectsBadEntries(t *testing.T) {
 		t.Fatalf("future version err = %v", res.Err)
 	}
 }
+
+func TestRestoreRejectsDamagedSnapshots(t *testing.T) {
+	log := randomLog(rand.New(rand.NewPCG(3, 4)), 500)
+	f := New()
+	for _, entry := range log {
+		f.Apply(&raft.Log{Type: raft.LogCommand, Data: entry})
+	}
+	good := snapshotBytes(t, f)
+	for _, cut := range []int{0, 5, len(snapshotMagic) + 3, len(good) / 2, len(good) - 1} {
+		g := New()
+		if err := g.Restore(nopCloser{bytes.NewReader(good[:cut])}); err == nil {
+			t.Errorf("snapshot cut at %d of %d bytes was accepted", cut, len(good))
+		}
+	}
+	if err := New().Restore(nopCloser{bytes.NewReader([]byte(`{"format":1}`))}); err == nil {
+		t.Error("a JSON document was accepted as a snapshot")
+	}
+}

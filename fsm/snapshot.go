@@ -2,7 +2,7 @@ package fsm
 
 import (
 	"bufio"
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"io"
 	"slices"
@@ -12,18 +12,13 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Snapshots are a header line followed by one JSON line per canary (id order) and per
-// outbox record (sequence order): a stable encoding, so two replicas with the same state
-// write the same bytes, and a stream, so a million canaries never sit in one buffer.
-const snapshotFormat = 1
+// A snapshot is a magic string and format version, a header, the canaries in id order and
+// the outbox in sequence order, in the binary encoding of codec.go: stable (two replicas
+// with the same state write the same bytes) and streamed (a million canaries never sit in
+// one buffer).
+var snapshotMagic = []byte("coal-mine snapshot\n")
 
-type snapshotHeader struct {
-	Format   int       `json:"format"`
-	NextSeq  uint64    `json:"next_seq"`
-	Clock    time.Time `json:"clock"`
-	Canaries int       `json:"canaries"`
-	Outbox   int       `json:"outbox"`
-}
+const snapshotFormat = 2
 
 type snapshot struct {
 	canaries *btree.BTreeG[*Canary]
@@ -46,27 +41,33 @@ func (s *snapshot) Release() {}
 
 // encode writes the snapshot to w.
 func (s *snapshot) encode(w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	enc := json.NewEncoder(bw)
+	e := &encoder{w: bufio.NewWriterSize(w, 1<<20), buf: make([]byte, 0, 4096)}
 	slices.SortFunc(s.outbox, func(a, b Notification) int { return cmpUint(a.Seq, b.Seq) })
-	hdr := snapshotHeader{Format: snapshotFormat, NextSeq: s.nextSeq, Clock: s.clock, Canaries: s.canaries.Len(), Outbox: len(s.outbox)}
-	if err := enc.Encode(hdr); err != nil {
+	e.buf = append(e.buf, snapshotMagic...)
+	e.uvarint(snapshotFormat)
+	e.uvarint(s.nextSeq)
+	e.time(s.clock)
+	e.uvarint(uint64(s.canaries.Len()))
+	e.uvarint(uint64(len(s.outbox)))
+	if err := e.flush(); err != nil {
 		return err
 	}
 	var err error
 	s.canaries.Ascend(func(c *Canary) bool {
-		err = enc.Encode(c)
+		e.canary(c)
+		err = e.flush()
 		return err == nil
 	})
 	if err != nil {
 		return err
 	}
 	for i := range s.outbox {
-		if err := enc.Encode(&s.outbox[i]); err != nil {
+		e.notification(&s.outbox[i])
+		if err := e.flush(); err != nil {
 			return err
 		}
 	}
-	return bw.Flush()
+	return e.w.Flush()
 }
 
 type state struct {
@@ -78,33 +79,33 @@ type state struct {
 }
 
 func decodeSnapshot(r io.Reader) (*state, error) {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
-	var hdr snapshotHeader
-	if err := dec.Decode(&hdr); err != nil {
-		return nil, fmt.Errorf("restore snapshot: read header: %w", err)
+	d := &decoder{r: bufio.NewReaderSize(r, 1<<20)}
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(d.r, magic); err != nil || !bytes.Equal(magic, snapshotMagic) {
+		return nil, fmt.Errorf("restore snapshot: not a coal-mine snapshot")
 	}
-	if hdr.Format != snapshotFormat {
-		return nil, fmt.Errorf("restore snapshot: unknown format %d", hdr.Format)
+	if v := d.uvarint(); d.e == nil && v != snapshotFormat {
+		return nil, fmt.Errorf("restore snapshot: unknown format %d", v)
 	}
-	st := &state{
-		canaries: newTree(),
-		slugs:    make(map[string]string, hdr.Canaries),
-		outbox:   make(map[uint64]Notification, hdr.Outbox),
-		nextSeq:  hdr.NextSeq,
-		clock:    hdr.Clock,
+	st := &state{canaries: newTree(), nextSeq: d.uvarint(), clock: d.time()}
+	nCanaries, nOutbox := d.uvarint(), d.uvarint()
+	if d.e != nil {
+		return nil, fmt.Errorf("restore snapshot: header: %w", d.e)
 	}
-	for i := 0; i < hdr.Canaries; i++ {
-		c := new(Canary)
-		if err := dec.Decode(c); err != nil {
-			return nil, fmt.Errorf("restore snapshot: canary %d: %w", i, err)
+	st.slugs = make(map[string]string, min(nCanaries, 1<<24))
+	st.outbox = make(map[uint64]Notification, min(nOutbox, 1<<20))
+	for i := uint64(0); i < nCanaries; i++ {
+		c := d.canary()
+		if d.e != nil {
+			return nil, fmt.Errorf("restore snapshot: canary %d: %w", i, d.e)
 		}
 		st.canaries.ReplaceOrInsert(c)
 		st.slugs[c.Slug] = c.ID
 	}
-	for i := 0; i < hdr.Outbox; i++ {
-		var n Notification
-		if err := dec.Decode(&n); err != nil {
-			return nil, fmt.Errorf("restore snapshot: notification %d: %w", i, err)
+	for i := uint64(0); i < nOutbox; i++ {
+		n := d.notification()
+		if d.e != nil {
+			return nil, fmt.Errorf("restore snapshot: notification %d: %w", i, d.e)
 		}
 		st.outbox[n.Seq] = n
 	}
