@@ -1,0 +1,351 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/coal-mine/coal-mine/fsm"
+	"github.com/coal-mine/coal-mine/fsm/propose"
+	"github.com/gin-gonic/gin"
+)
+
+// The v1 canary commands. Each checks its parameters in the original's order (missing,
+// bad boolean, unexpected, identifier), answers bad input here, and runs what touches
+// state on the leader (writes) or on this node (reads).
+
+func (s *server) create(c *gin.Context, p *params) {
+	if err := p.require("name", "periodicity"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	paused, _, err := p.boolean("paused")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := p.allow("name", "periodicity", "description", "email", "paused"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	periodicity, err := parsePeriodicity(p)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	create := fsm.Create{Periodicity: *periodicity, Emails: p.all("email"), Paused: paused}
+	create.Name, _ = p.last("name")
+	create.Description, _ = p.last("description")
+	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
+		res, err := s.proposer.Create(ctx, create, s.taken)
+		return s.result(res, err, s.canaryResult)
+	})
+}
+
+// taken tells the proposer which fresh ids are in use, from this (the leader's) state.
+func (s *server) taken(id string) bool {
+	_, err := s.store.Get(id)
+	return err == nil
+}
+
+func (s *server) delete(c *gin.Context, p *params) {
+	if err := p.allow("id", "name", "slug"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	t, err := identify(p, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.command(c, t, func(id string) fsm.Command {
+		return fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: id}}
+	}, func(fsm.Result) reply { return okReply(okBody) })
+}
+
+func (s *server) update(c *gin.Context, p *params) {
+	if err := p.allow("id", "name", "slug", "periodicity", "description", "email"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	t, err := identify(p, false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var u fsm.Update
+	if p.has("periodicity") {
+		if u.Periodicity, err = parsePeriodicity(p); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	if v, ok := p.last("name"); ok {
+		u.Name = &v // in update, name is always the new name
+	}
+	if v, ok := p.last("description"); ok {
+		u.Description = &v
+	}
+	if emails := p.all("email"); len(emails) > 0 {
+		// email=- alone clears the addresses.
+		if len(emails) == 1 && emails[0] == "-" {
+			emails = []string{}
+		}
+		u.Emails = &emails
+	}
+	s.command(c, t, func(id string) fsm.Command {
+		u.ID = id
+		return fsm.Command{Type: fsm.TypeUpdate, Update: &u}
+	}, s.canaryResult)
+}
+
+func (s *server) get(c *gin.Context, p *params) {
+	if err := p.allow("id", "name", "slug", "consistent"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	consistent, _, err := p.boolean("consistent")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	t, err := identify(p, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.read(c, consistent, func() reply {
+		id, err := s.resolve(t)
+		if err != nil {
+			return errorToReply(err)
+		}
+		canary, err := s.store.Get(id)
+		if err != nil {
+			return errorToReply(err)
+		}
+		return s.canaryReply(canary)
+	})
+}
+
+// listReply is the list answer; Next is the cursor for the next page, when one remains.
+type listReply struct {
+	Status   string `json:"status"`
+	Canaries any    `json:"canaries"`
+	Next     string `json:"next,omitempty"`
+}
+
+// listEntry is a canary in a list that is not verbose.
+type listEntry struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+func (s *server) list(c *gin.Context, p *params) {
+	var flt fsm.Filter
+	verbose, _, err := p.boolean("verbose")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if flt.Paused, err = p.optionalBool("paused"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if flt.Late, err = p.optionalBool("late"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	consistent, _, err := p.boolean("consistent")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := p.allow("verbose", "paused", "late", "search", "limit", "after", "consistent"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if search, ok := p.last("search"); ok {
+		if flt.Search, err = regexp.Compile(search); err != nil {
+			s.fail(c, badRequest(fmt.Sprintf("Bad search pattern %q: %v", search, err)))
+			return
+		}
+	}
+	if flt.Limit, err = p.positiveInt("limit"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	flt.After, _ = p.last("after")
+	s.read(c, consistent, func() reply {
+		canaries, more := s.store.List(flt)
+		out := listReply{Status: "ok"}
+		if more && len(canaries) > 0 {
+			out.Next = canaries[len(canaries)-1].ID
+		}
+		if verbose {
+			full := make([]*canaryJSON, len(canaries))
+			for i, canary := range canaries {
+				full[i] = s.renderCanary(canary, false)
+			}
+			out.Canaries = full
+		} else {
+			brief := make([]listEntry, len(canaries))
+			for i, canary := range canaries {
+				brief[i] = listEntry{Name: canary.Name, ID: canary.ID}
+			}
+			out.Canaries = brief
+		}
+		return okReply(out)
+	})
+}
+
+type triggerReply struct {
+	Status    string `json:"status"`
+	Recovered bool   `json:"recovered"`
+	Unpaused  bool   `json:"unpaused"`
+}
+
+func (s *server) trigger(c *gin.Context, p *params) {
+	if err := p.allow("id", "name", "slug", "comment", "m"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	t, err := identify(p, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	comment, ok := p.last("comment")
+	if !ok {
+		comment, _ = p.last("m")
+	}
+	s.command(c, t, func(id string) fsm.Command {
+		return fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: comment}}
+	}, func(res fsm.Result) reply {
+		return okReply(triggerReply{Status: "ok", Recovered: res.Recovered, Unpaused: res.Unpaused})
+	})
+}
+
+func (s *server) pause(c *gin.Context, p *params) {
+	t, comment, err := pauseParams(p)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.command(c, t, func(id string) fsm.Command {
+		return fsm.Command{Type: fsm.TypePause, Pause: &fsm.Pause{ID: id, Comment: comment}}
+	}, s.canaryResult)
+}
+
+func (s *server) unpause(c *gin.Context, p *params) {
+	t, comment, err := pauseParams(p)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.command(c, t, func(id string) fsm.Command {
+		return fsm.Command{Type: fsm.TypeUnpause, Unpause: &fsm.Unpause{ID: id, Comment: comment}}
+	}, s.canaryResult)
+}
+
+func pauseParams(p *params) (target, string, error) {
+	if err := p.allow("id", "name", "slug", "comment"); err != nil {
+		return target{}, "", err
+	}
+	t, err := identify(p, true)
+	if err != nil {
+		return target{}, "", err
+	}
+	comment, _ := p.last("comment")
+	return t, comment, nil
+}
+
+// target names a canary the way the request did: by id, slug or name.
+type target struct{ id, slug, name string }
+
+// identify is the original's find_identifier: id wins over slug, slug over name (name
+// only where it does not mean the new name, i.e. not in update).
+func identify(p *params, nameOK bool) (target, error) {
+	if v, ok := p.last("id"); ok {
+		return target{id: v}, nil
+	}
+	if v, ok := p.last("slug"); ok {
+		return target{slug: v}, nil
+	}
+	if v, ok := p.last("name"); ok && nameOK {
+		return target{name: v}, nil
+	}
+	if nameOK {
+		return target{}, badRequest("Must specify id, slug, or name")
+	}
+	return target{}, badRequest("Must specify id or slug")
+}
+
+// resolve finds the id of a target in this node's state. An id is taken as given: the
+// command reports a canary that does not exist.
+func (s *server) resolve(t target) (string, error) {
+	switch {
+	case t.id != "":
+		return t.id, nil
+	case t.slug != "":
+		return s.store.IDBySlug(t.slug)
+	default:
+		return s.store.IDByName(t.name)
+	}
+}
+
+func parsePeriodicity(p *params) (*fsm.Periodicity, error) {
+	v, _ := p.last("periodicity")
+	per, err := fsm.ParsePeriodicity(v)
+	if err != nil {
+		return nil, badRequest(err.Error())
+	}
+	return &per, nil
+}
+
+// command runs a command on one canary on the leader: resolve the target there (its
+// state is the newest), propose, render.
+func (s *server) command(c *gin.Context, t target, build func(id string) fsm.Command, render func(fsm.Result) reply) {
+	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
+		id, err := s.resolve(t)
+		if err != nil {
+			return errorToReply(err), nil
+		}
+		res, err := s.proposer.Propose(ctx, build(id))
+		return s.result(res, err, render)
+	})
+}
+
+// result turns a proposal's outcome into a reply: err (not committed) goes back to
+// onLeader, a command Apply rejected is the client's error, anything else is rendered.
+func (s *server) result(res fsm.Result, err error, render func(fsm.Result) reply) (reply, error) {
+	if err != nil {
+		return reply{}, err
+	}
+	if res.Err != nil {
+		return errorToReply(res.Err), nil
+	}
+	return render(res), nil
+}
+
+func (s *server) canaryResult(res fsm.Result) reply {
+	return s.canaryReply(res.Canary)
+}
+
+// read answers from this node's state, or, for consistent=true, on the leader after it
+// confirmed with a quorum that it still leads.
+func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
+	if !consistent {
+		s.write(c, op())
+		return
+	}
+	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
+		if err := s.cluster.VerifyLeader(ctx); err != nil {
+			return reply{}, fmt.Errorf("%w: verify leadership: %w", propose.ErrNotLeader, err)
+		}
+		return op(), nil
+	})
+}
+
+func (s *server) fail(c *gin.Context, err error) {
+	s.write(c, errorToReply(err))
+}

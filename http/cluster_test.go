@@ -1,0 +1,123 @@
+package http
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestClusterStatus(t *testing.T) {
+	n := newNode(t, nil)
+	r := n.get(t, clusterPrefix+"status")
+	expectStatus(t, r, http.StatusOK)
+	if !strings.HasPrefix(r.raw, "{\n    \"status\": \"ok\",") {
+		t.Errorf("status not first:\n%s", r.raw)
+	}
+	if r.body["node_id"] != "n1" || r.body["state"] != "leader" || r.body["term"] != 3.0 {
+		t.Errorf("status %v", r.body)
+	}
+	expectError(t, n.get(t, clusterPrefix+"status?verbose=1"), http.StatusBadRequest, `Unexpected argument "verbose"`)
+}
+
+func TestRemovePeerAndTransferLeader(t *testing.T) {
+	c := newCluster2(t)
+	for _, h := range []*node{c.leader, c.follower} {
+		expectStatus(t, h.get(t, clusterPrefix+"remove-peer?id=n3"), http.StatusOK)
+		expectStatus(t, h.do(t, http.MethodPost, clusterPrefix+"remove-peer?id=n4", nil), http.StatusOK)
+	}
+	if got := strings.Join(c.leader.cluster.removed, ","); got != "n3,n4,n3,n4" {
+		t.Errorf("leader removed %q", got)
+	}
+	if len(c.follower.cluster.removed) != 0 {
+		t.Error("a follower removed a peer itself")
+	}
+	expectError(t, c.leader.get(t, clusterPrefix+"remove-peer"), http.StatusBadRequest, `Missing argument "id"`)
+	expectError(t, c.leader.get(t, clusterPrefix+"remove-peer?id=n3&x=1"), http.StatusBadRequest, `Unexpected argument "x"`)
+
+	r := c.follower.get(t, clusterPrefix+"transfer-leader?id=n2")
+	expectStatus(t, r, http.StatusOK)
+	if r.body["leader_id"] != "n2" || r.str("status") != "ok" {
+		t.Errorf("transfer answer %s", r.raw)
+	}
+	expectStatus(t, c.leader.do(t, http.MethodPost, clusterPrefix+"transfer-leader", nil), http.StatusOK)
+	if got := strings.Join(c.leader.cluster.transferredTo, ","); got != "n2," {
+		t.Errorf("transfers %q", got)
+	}
+
+	c.leader.cluster.opErr = errors.New("unknown peer")
+	expectError(t, c.leader.get(t, clusterPrefix+"remove-peer?id=n9"), http.StatusBadRequest, "remove peer: unknown peer")
+	expectError(t, c.leader.get(t, clusterPrefix+"transfer-leader"), http.StatusBadRequest, "transfer leadership: unknown peer")
+}
+
+func TestSnapshotDownloadStreamsTheBackup(t *testing.T) {
+	n := newNode(t, nil)
+	n.cluster.backup = bytes.Repeat([]byte("backup\x00"), 100000)
+	rec := httptest.NewRecorder()
+	n.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, clusterPrefix+"snapshot", nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/octet-stream" {
+		t.Fatalf("snapshot: %d %v", rec.Code, rec.Header())
+	}
+	if !bytes.Equal(rec.Body.Bytes(), n.cluster.backup) {
+		t.Error("the download is not the backup")
+	}
+
+	n.cluster.backupErr = errors.New("disk on fire")
+	r := n.get(t, clusterPrefix+"snapshot")
+	expectError(t, r, http.StatusInternalServerError, "backup failed")
+	if strings.Contains(r.raw, "fire") {
+		t.Error("internal error shown")
+	}
+
+	// Failing after part of it was sent, the download breaks instead of ending cleanly.
+	n.cluster.backupErrAfter = true
+	srv := httptest.NewServer(n.handler)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + clusterPrefix + "snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Error("a failed backup downloaded as if complete")
+	}
+}
+
+func TestSnapshotRestore(t *testing.T) {
+	c := newCluster2(t)
+	upload := bytes.Repeat([]byte("state"), 50000)
+	r := send(t, http.MethodPost, c.leaderURL+clusterPrefix+"snapshot", bytes.NewReader(upload), nil)
+	expectStatus(t, r, http.StatusOK)
+	if !bytes.Equal(c.leader.cluster.restored, upload) {
+		t.Error("leader did not restore the upload")
+	}
+
+	// Through the follower: streamed to the leader.
+	c.leader.cluster.restored = nil
+	follower := httptest.NewServer(c.follower.handler)
+	defer follower.Close()
+	r = send(t, http.MethodPost, follower.URL+clusterPrefix+"snapshot", bytes.NewReader(upload), nil)
+	expectStatus(t, r, http.StatusOK)
+	if !bytes.Equal(c.leader.cluster.restored, upload) || c.follower.cluster.restored != nil {
+		t.Error("the follower did not hand the restore to the leader")
+	}
+
+	small := newNode(t, nil, func(cfg *Config) { cfg.MaxRestoreBytes = 10 })
+	expectStatus(t, small.do(t, http.MethodPost, clusterPrefix+"snapshot", bytes.NewReader(upload)), http.StatusRequestEntityTooLarge)
+	srv := httptest.NewServer(small.handler)
+	defer srv.Close()
+	// Unknown length (chunked): the limit cuts the stream.
+	r = send(t, http.MethodPost, srv.URL+clusterPrefix+"snapshot", struct{ *bytes.Reader }{bytes.NewReader(upload)}, nil)
+	expectStatus(t, r, http.StatusRequestEntityTooLarge)
+
+	// Through a follower too.
+	small.cluster.setLeader(false, strings.TrimPrefix(c.leaderURL, "http://"))
+	r = send(t, http.MethodPost, srv.URL+clusterPrefix+"snapshot", struct{ *bytes.Reader }{bytes.NewReader(upload)}, nil)
+	expectStatus(t, r, http.StatusRequestEntityTooLarge)
+
+	c.leader.cluster.opErr = errors.New("not a backup")
+	expectError(t, c.leader.do(t, http.MethodPost, clusterPrefix+"snapshot", strings.NewReader("junk")), http.StatusBadRequest, "restore: not a backup")
+}
