@@ -1,0 +1,240 @@
+package alerting
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/coal-mine/coal-mine/fsm"
+)
+
+// Dispatcher tuning.
+const (
+	// sendChunk is how many records are sent before their delivery is acknowledged in
+	// one NotificationSent: acks are batched, yet a long backlog is acked as it goes.
+	sendChunk = 64
+	// sendConcurrency is how many messages are sent at once.
+	sendConcurrency = 8
+	ackTimeout      = 10 * time.Second
+)
+
+// dispatcher sends the outbox. It lives for one term: a new leader starts afresh from
+// the replicated outbox, which is what makes delivery at-least-once.
+type dispatcher struct {
+	s *Service
+	// failures holds the records whose last send failed, with when to try again.
+	failures map[uint64]*failure
+	// delivered holds the records sent whose NotificationSent is not committed yet.
+	delivered map[uint64]bool
+}
+
+type failure struct {
+	attempts int
+	next     time.Time
+}
+
+// dispatch sends the outbox until ctx is done: at once, whenever the outbox grows, and
+// when a failed record is due to be retried.
+func (s *Service) dispatch(ctx context.Context) {
+	d := &dispatcher{s: s, failures: make(map[uint64]*failure), delivered: make(map[uint64]bool)}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		next := d.cycle(ctx)
+		if next.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(next.Sub(s.now()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.poke:
+		case <-timer.C:
+		}
+	}
+}
+
+// cycle sends every record that is not waiting for a retry, oldest first, and
+// acknowledges what was delivered. A canary's records go out in order: one that waits
+// for a retry holds back the later ones of the same canary, so a RESUMED never overtakes
+// its LATE. cycle returns when it wants to run again (zero: only when poked).
+func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
+	now := d.s.now()
+	records := d.s.cfg.Store.Outbox()
+	d.forgetAcked(records)
+	var todo []fsm.Notification
+	var acks []uint64
+	waiting := make(map[string]bool) // canaries with a record waiting for a retry
+	for _, r := range records {
+		switch f := d.failures[r.Seq]; {
+		case d.delivered[r.Seq]:
+			acks = append(acks, r.Seq)
+		case waiting[r.CanaryID]:
+		case f != nil && f.next.After(now):
+			waiting[r.CanaryID] = true
+		default:
+			todo = append(todo, r)
+		}
+	}
+	ackFailed := len(acks) > 0 && !d.ack(ctx, acks)
+	for start := 0; start < len(todo) && ctx.Err() == nil; start += sendChunk {
+		sent := d.sendAll(ctx, todo[start:min(start+sendChunk, len(todo))])
+		if len(sent) > 0 && !d.ack(ctx, sent) {
+			ackFailed = true
+		}
+	}
+	if ackFailed {
+		next = d.s.now().Add(d.s.cfg.RetryMin)
+	}
+	for _, f := range d.failures {
+		next = earliest(next, f.next)
+	}
+	return next
+}
+
+// forgetAcked drops the state of records no longer in the outbox.
+func (d *dispatcher) forgetAcked(records []fsm.Notification) {
+	if len(d.failures) == 0 && len(d.delivered) == 0 {
+		return
+	}
+	live := make(map[uint64]bool, len(records))
+	for _, r := range records {
+		live[r.Seq] = true
+	}
+	for seq := range d.failures {
+		if !live[seq] {
+			delete(d.failures, seq)
+		}
+	}
+	for seq := range d.delivered {
+		if !live[seq] {
+			delete(d.delivered, seq)
+		}
+	}
+}
+
+// outcome of one record in sendAll.
+type outcome int
+
+const (
+	notTried outcome = iota // behind a failed record of the same canary
+	delivered
+	gone // acknowledged meanwhile
+	failed
+)
+
+// sendAll sends records, several canaries at once but each canary's records in order,
+// and returns the sequence numbers to acknowledge (delivered, or with no one to deliver
+// to). After a failure, the canary's later records are not tried: they go out after it,
+// in the cycle that retries it.
+func (d *dispatcher) sendAll(ctx context.Context, records []fsm.Notification) (sent []uint64) {
+	var lanes [][]int // indexes of records, one lane per canary, in outbox order
+	lane := make(map[string]int)
+	for i, r := range records {
+		l, ok := lane[r.CanaryID]
+		if !ok {
+			l = len(lanes)
+			lane[r.CanaryID] = l
+			lanes = append(lanes, nil)
+		}
+		lanes[l] = append(lanes[l], i)
+	}
+	outcomes := make([]outcome, len(records))
+	errs := make([]error, len(records))
+	work := make(chan []int)
+	var workers sync.WaitGroup
+	for range min(len(lanes), sendConcurrency) {
+		workers.Go(func() {
+			for l := range work {
+				for _, i := range l {
+					outcomes[i], errs[i] = d.send(ctx, records[i])
+					if outcomes[i] == failed {
+						break
+					}
+				}
+			}
+		})
+	}
+	for _, l := range lanes {
+		work <- l
+	}
+	close(work)
+	workers.Wait()
+
+	for i, r := range records {
+		switch outcomes[i] {
+		case delivered:
+			delete(d.failures, r.Seq)
+			d.delivered[r.Seq] = true
+			sent = append(sent, r.Seq)
+		case failed:
+			// Leadership ending mid-send is not the record's fault, and the next leader
+			// sends it anyway.
+			if ctx.Err() == nil {
+				d.failed(r, errs[i])
+			}
+		}
+	}
+	return sent
+}
+
+// send delivers one record.
+func (d *dispatcher) send(ctx context.Context, r fsm.Notification) (outcome, error) {
+	s := d.s
+	if !s.cfg.Store.Pending(r.Seq) {
+		return gone, nil
+	}
+	msg := NewMessage(r, s.cfg.Sender)
+	if len(r.Emails) == 0 {
+		s.log.Info(fmt.Sprintf("no emails for canary %s (%s, %s)", r.Name, r.CanaryID, msg.Subject),
+			"id", r.CanaryID, "kind", r.Kind, "seq", r.Seq)
+		return delivered, nil
+	}
+	if err := s.cfg.Notifier.Notify(ctx, msg); err != nil {
+		return failed, err
+	}
+	s.log.Info(fmt.Sprintf("notified for canary %s (%s, %s)", r.Name, r.CanaryID, msg.Subject),
+		"id", r.CanaryID, "kind", r.Kind, "seq", r.Seq, "to", r.Emails, "message_id", msg.MessageID)
+	return delivered, nil
+}
+
+// failed schedules a retry of a record with exponential backoff. It is never dropped.
+func (d *dispatcher) failed(r fsm.Notification, err error) {
+	f := d.failures[r.Seq]
+	if f == nil {
+		f = &failure{}
+		d.failures[r.Seq] = f
+	}
+	f.attempts++
+	wait := backoff(f.attempts, d.s.cfg.RetryMin, d.s.cfg.RetryMax)
+	f.next = d.s.now().Add(wait)
+	d.s.log.Warn(fmt.Sprintf("notify failed for canary %s (%s, %s)", r.Name, r.CanaryID, r.Kind),
+		"id", r.CanaryID, "seq", r.Seq, "err", err, "attempt", f.attempts, "retry_in", wait)
+}
+
+// ack commits NotificationSent for seqs. On failure they stay delivered and are acked
+// again on the next cycle rather than sent again.
+func (d *dispatcher) ack(ctx context.Context, seqs []uint64) bool {
+	actx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
+	res, err := d.s.cfg.Proposer.Propose(actx, fsm.Command{
+		Type:             fsm.TypeNotificationSent,
+		NotificationSent: &fsm.NotificationSent{Seqs: seqs},
+	})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			d.s.log.Warn("notification-sent not committed; retrying", "seqs", len(seqs), "err", err)
+		}
+		return false
+	}
+	for _, seq := range seqs {
+		delete(d.delivered, seq)
+	}
+	return true
+}

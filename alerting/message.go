@@ -1,0 +1,228 @@
+package alerting
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coal-mine/coal-mine/fsm"
+)
+
+// Message is one rendered notification.
+type Message struct {
+	// From is the From header's address: "Coal Mine <sender>".
+	From string
+	// Sender is the envelope sender, the bare address.
+	Sender string
+	// To holds the canary's addresses as configured ("a@b" or "Name <a@b>").
+	To      []string
+	Subject string
+	Body    string
+	// MessageID is stable per outbox record, so that a message sent again after a
+	// crash between send and acknowledgement is recognisably the same one.
+	MessageID string
+	// Date is when the transition happened.
+	Date time.Time
+	// Headers are extra header fields.
+	Headers map[string]string
+}
+
+// historyLines is how many recent events a message lists, as the original.
+const historyLines = 15
+
+// NewMessage renders an outbox record the way the original Coal Mine worded it.
+func NewMessage(n fsm.Notification, sender string) Message {
+	sender = bareAddress(sender)
+	return Message{
+		From:      "Coal Mine <" + sender + ">",
+		Sender:    sender,
+		To:        slices.Clone(n.Emails),
+		Subject:   Subject(n),
+		Body:      body(n),
+		MessageID: messageID(n, sender),
+		Date:      n.At,
+		Headers: map[string]string{
+			"Auto-Submitted":     "auto-generated",
+			"X-Coal-Mine-Canary": n.CanaryID,
+			"X-Coal-Mine-Event":  string(n.Kind),
+		},
+	}
+}
+
+// Subject is the original's subject line.
+func Subject(n fsm.Notification) string {
+	if n.Kind == fsm.KindLate {
+		return "[LATE] " + n.Name + " has not reported"
+	}
+	return "[RESUMED] " + n.Name + " is reporting again"
+}
+
+func body(n fsm.Notification) string {
+	var b strings.Builder
+	if n.Kind == fsm.KindLate {
+		fmt.Fprintf(&b, "The canary %s (%s) was expected to report before %s.\n",
+			n.Name, n.CanaryID, pythonTime(n.Deadline))
+	} else {
+		since := n.At
+		if len(n.History) > 0 {
+			since = n.History[0].Time
+		}
+		fmt.Fprintf(&b, "The canary %s (%s) is reporting again as of %s.\n",
+			n.Name, n.CanaryID, pythonTime(since))
+		fmt.Fprintf(&b, "\nThe next trigger for this canary is due before %s.\n",
+			pythonTime(n.Deadline))
+	}
+	b.WriteString("\nRecent events for this canary:\n\n")
+	for _, h := range n.History[:min(len(n.History), historyLines)] {
+		fmt.Fprintf(&b, "%-30s %s\n", pythonTime(h.Time), h.Comment)
+	}
+	return b.String()
+}
+
+// pythonTime prints a UTC time as Python's str(datetime) does, which is what the
+// original's messages show: the fraction only when it is not zero.
+func pythonTime(t time.Time) string {
+	t = t.UTC()
+	s := t.Format("2006-01-02 15:04:05")
+	if us := t.Nanosecond() / 1000; us != 0 {
+		s += fmt.Sprintf(".%06d", us)
+	}
+	return s
+}
+
+// messageID is <coal-mine.<id>.<seq>.<kind>@<sender's domain>>.
+func messageID(n fsm.Notification, sender string) string {
+	domain := "localhost"
+	if at := strings.LastIndexByte(sender, '@'); at >= 0 && at < len(sender)-1 {
+		domain = sender[at+1:]
+	}
+	return fmt.Sprintf("<coal-mine.%s.%d.%s@%s>", n.CanaryID, n.Seq, n.Kind, domain)
+}
+
+// bareAddress takes the address out of "Name <a@b>"; anything unparsable is kept as is.
+func bareAddress(s string) string {
+	if a, err := mail.ParseAddress(s); err == nil {
+		return a.Address
+	}
+	return strings.TrimSpace(s)
+}
+
+// Recipients are the envelope recipients: the bare addresses of To.
+func (m Message) Recipients() []string {
+	out := make([]string, len(m.To))
+	for i, to := range m.To {
+		out[i] = bareAddress(to)
+	}
+	return out
+}
+
+// Bytes renders the message as RFC 5322 text with CRLF line ends: UTF-8 throughout,
+// RFC 2047 encoded words for the subject and display names, and a quoted-printable
+// body unless it is short-lined ASCII.
+func (m Message) Bytes() []byte {
+	var b bytes.Buffer
+	header := func(name, value string) { b.WriteString(fold(name + ": " + value)) }
+	header("From", m.From)
+	to := make([]string, len(m.To))
+	for i, addr := range m.To {
+		to[i] = encodeAddress(addr)
+	}
+	header("To", strings.Join(to, ", "))
+	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	date := m.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	header("Date", date.UTC().Format(time.RFC1123Z))
+	header("Message-ID", m.MessageID)
+	for _, name := range sortedKeys(m.Headers) {
+		header(name, mime.QEncoding.Encode("utf-8", m.Headers[name]))
+	}
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	text := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\r", "\n")
+	if plainASCII(text) {
+		header("Content-Transfer-Encoding", "7bit")
+		b.WriteString("\r\n")
+		b.WriteString(strings.ReplaceAll(text, "\n", "\r\n"))
+		return b.Bytes()
+	}
+	header("Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	qp.Write([]byte(strings.ReplaceAll(text, "\n", "\r\n")))
+	qp.Close()
+	return b.Bytes()
+}
+
+// encodeAddress encodes a non-ASCII display name; an unparsable address is kept as is.
+func encodeAddress(s string) string {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return s
+	}
+	if a.Name == "" {
+		return a.Address
+	}
+	return a.String()
+}
+
+// maxLine is RFC 5322's limit on a line, without its CRLF.
+const maxLine = 998
+
+// plainASCII reports whether text can go as 7bit: ASCII, no NUL, no overlong line.
+func plainASCII(text string) bool {
+	for line := range strings.SplitSeq(text, "\n") {
+		if len(line) > maxLine {
+			return false
+		}
+		for i := 0; i < len(line); i++ {
+			if c := line[i]; c == 0 || c >= utf8.RuneSelf {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fold breaks a header field at spaces so that lines stay under 78 characters where
+// possible, and ends it with CRLF. Encoded words never contain spaces, so they fold
+// between words.
+func fold(field string) string {
+	const width = 78
+	if len(field) <= width {
+		return field + "\r\n"
+	}
+	var b strings.Builder
+	line := 0
+	for i, word := range strings.Split(field, " ") {
+		if i > 0 {
+			if line+1+len(word) > width {
+				b.WriteString("\r\n ")
+				line = 1
+			} else {
+				b.WriteByte(' ')
+				line++
+			}
+		}
+		b.WriteString(word)
+		line += len(word)
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
