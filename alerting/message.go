@@ -71,7 +71,7 @@ func body(n fsm.Notification) string {
 	} else {
 		since := n.At
 		if len(n.History) > 0 {
-			since = n.History[0].Time
+			since = n.History[0].Time()
 		}
 		fmt.Fprintf(&b, "The canary %s (%s) is reporting again as of %s.\n",
 			n.Name, n.CanaryID, pythonTime(since))
@@ -80,7 +80,7 @@ func body(n fsm.Notification) string {
 	}
 	b.WriteString("\nRecent events for this canary:\n\n")
 	for _, h := range n.History[:min(len(n.History), historyLines)] {
-		fmt.Fprintf(&b, "%-30s %s\n", pythonTime(h.Time), h.Comment)
+		fmt.Fprintf(&b, "%-30s %s\n", pythonTime(h.Time()), h.Comment)
 	}
 	return b.String()
 }

@@ -23,8 +23,8 @@ func at(s string) time.Time {
 
 func TestMessageText(t *testing.T) {
 	history := []fsm.HistoryEntry{
-		{Time: at("2015-03-19 01:08:44.885182"), Comment: "Triggered (nightly)"},
-		{Time: at("2015-03-19 01:00:00"), Comment: "Canary created"},
+		fsm.NewHistoryEntry(at("2015-03-19 01:08:44.885182"), "Triggered (nightly)"),
+		fsm.NewHistoryEntry(at("2015-03-19 01:00:00"), "Canary created"),
 	}
 	tests := []struct {
 		name        string
@@ -79,7 +79,7 @@ func TestMessageText(t *testing.T) {
 func TestMessageListsAtMost15Events(t *testing.T) {
 	n := fsm.Notification{Kind: fsm.KindLate, CanaryID: "abcdefgh", Name: "x"}
 	for i := range 20 {
-		n.History = append(n.History, fsm.HistoryEntry{Time: epoch.Add(time.Duration(-i) * time.Minute), Comment: "Triggered"})
+		n.History = append(n.History, fsm.NewHistoryEntry(epoch.Add(time.Duration(-i)*time.Minute), "Triggered"))
 	}
 	if got := strings.Count(NewMessage(n, "a@b").Body, "Triggered"); got != 15 {
 		t.Errorf("body lists %d events, want 15", got)
@@ -180,7 +180,7 @@ func TestMessageBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := fsm.Notification{Seq: 1, Kind: fsm.KindLate, At: epoch, CanaryID: "abcdefgh", Name: tt.canary,
-				Emails: tt.emails, Deadline: epoch, History: []fsm.HistoryEntry{{Time: epoch, Comment: tt.comment}}}
+				Emails: tt.emails, Deadline: epoch, History: []fsm.HistoryEntry{fsm.NewHistoryEntry(epoch, tt.comment)}}
 			m := NewMessage(n, "coal-mine@example.com")
 			p := readBack(t, m.Bytes())
 			if want := "[LATE] " + tt.wantName + " has not reported"; p.subject != want {

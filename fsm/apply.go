@@ -75,7 +75,7 @@ func (f *FSM) create(at time.Time, c *Create) Result {
 		Periodicity: c.Periodicity,
 		Emails:      nonNil(c.Emails),
 		Paused:      c.Paused,
-		History:     []HistoryEntry{{Time: at, Comment: createdComment}},
+		History:     []HistoryEntry{NewHistoryEntry(at, createdComment)},
 	}
 	if !c.Paused {
 		deadline, err := c.Periodicity.Deadline(at)

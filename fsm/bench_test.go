@@ -66,7 +66,7 @@ func populated(b *testing.B, n int) *FSM {
 		id := idFromNumber(i)
 		c := &Canary{ID: id, Name: "canary " + id, Slug: "canary-" + id, Periodicity: Periodicity{Seconds: 3600}, Emails: []string{"ops@example.org"}, Deadline: t0.Add(time.Hour)}
 		for j := 0; j < 10; j++ {
-			c.History = append(c.History, HistoryEntry{Time: t0.Add(time.Duration(j) * time.Minute), Comment: "Triggered"})
+			c.History = append(c.History, NewHistoryEntry(t0.Add(time.Duration(j)*time.Minute), "Triggered"))
 		}
 		f.canaries.ReplaceOrInsert(c)
 		f.slugs[c.Slug] = id

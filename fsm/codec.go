@@ -89,7 +89,7 @@ func (e *encoder) strings(ss []string) {
 func (e *encoder) history(h []HistoryEntry) {
 	e.uvarint(uint64(len(h)))
 	for _, x := range h {
-		e.time(x.Time)
+		e.varint(x.Micros)
 		e.string(x.Comment)
 	}
 }
@@ -248,7 +248,7 @@ func (d *decoder) history() []HistoryEntry {
 	n := d.length()
 	out := make([]HistoryEntry, 0, min(n, historyMax))
 	for i := 0; i < n && d.e == nil; i++ {
-		out = append(out, HistoryEntry{Time: d.time(), Comment: d.string()})
+		out = append(out, HistoryEntry{Micros: d.varint(), Comment: d.string()})
 	}
 	return out
 }

@@ -266,8 +266,8 @@ func TestClockNeverRunsBackwards(t *testing.T) {
 	// A later command stamped by a node whose clock lags is applied at the newest time.
 	res := trigger(t, f, t0.Add(30*time.Minute), "aaaaaaaa", "old clock")
 	h := res.Canary.NewestFirst()
-	if !h[0].Time.Equal(t0.Add(time.Hour)) {
-		t.Fatalf("history went back in time: %v", h[0].Time)
+	if !h[0].Time().Equal(t0.Add(time.Hour)) {
+		t.Fatalf("history went back in time: %v", h[0].Time())
 	}
 }
 
@@ -316,7 +316,7 @@ func TestImportIsIdempotent(t *testing.T) {
 	imported := Canary{
 		ID: "fbkvlsby", Name: "Legacy Job", Periodicity: Periodicity{Seconds: 3600}, Emails: []string{"a@b.org"},
 		Late: true, Deadline: t0.Add(time.Hour),
-		History: []HistoryEntry{{Time: t0.Add(time.Minute), Comment: "Triggered"}, {Time: t0, Comment: "Canary created"}},
+		History: []HistoryEntry{NewHistoryEntry(t0.Add(time.Minute), "Triggered"), NewHistoryEntry(t0, "Canary created")},
 	}
 	imp := &Import{Canaries: []Canary{imported}}
 	res := apply(t, f, t0, Command{Type: TypeImport, Import: imp})

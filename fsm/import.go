@@ -65,7 +65,7 @@ func normalizeImported(in Canary) (*Canary, error) {
 	}
 	hist := make([]HistoryEntry, len(in.History))
 	for i, h := range in.History {
-		hist[i] = HistoryEntry{Time: h.Time.UTC().Truncate(time.Microsecond), Comment: h.Comment}
+		hist[i] = h
 	}
 	sortHistory(hist)
 	if len(hist) > historyMax {
@@ -91,5 +91,15 @@ func normalizeImported(in Canary) (*Canary, error) {
 
 // sortHistory orders entries oldest first (stable, so equal times keep their order).
 func sortHistory(h []HistoryEntry) {
-	slices.SortStableFunc(h, func(a, b HistoryEntry) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(h, func(a, b HistoryEntry) int { return cmpInt(a.Micros, b.Micros) })
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

@@ -147,7 +147,7 @@ func (in *importCanary) canary() (fsm.Canary, error) {
 		if err != nil {
 			return fsm.Canary{}, fmt.Errorf("history entry %d: %w", i, err)
 		}
-		c.History = append(c.History, fsm.HistoryEntry{Time: at, Comment: h[1]})
+		c.History = append(c.History, fsm.NewHistoryEntry(at, h[1]))
 	}
 	return c, nil
 }

@@ -52,7 +52,7 @@ func (s *server) renderCanary(c *fsm.Canary, withSchedule bool) *canaryJSON {
 		out.Deadline = isoTime(c.Deadline)
 	}
 	for i, h := range c.NewestFirst() {
-		out.History[i] = [2]string{isoTime(h.Time), h.Comment}
+		out.History[i] = [2]string{isoTime(h.Time()), h.Comment}
 	}
 	if withSchedule && c.Periodicity.IsSchedule() {
 		windows, err := c.Periodicity.PlayOut(s.now())
