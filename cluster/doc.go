@@ -1,0 +1,18 @@
+// Package cluster runs the Raft node of coal-mine.
+//
+// A Node wraps hashicorp/raft (log and stable store in raft-boltdb, file
+// snapshots) and hashicorp/memberlist (gossip membership). It takes any
+// raft.FSM, so it knows nothing of canaries.
+//
+// Membership follows the Consul model: every node gossips its node id, Raft
+// address, HTTP address and version. Fresh nodes started with
+// BootstrapExpect N wait until N of them see each other and agree on the same
+// set, then bootstrap that set as the first Raft configuration. From then on
+// the leader reconciles the Raft configuration with the gossip view: alive
+// members become voters, members that left gracefully are removed, members
+// that failed stay voters (so quorum arithmetic stays honest) unless
+// DeadServerCleanup says otherwise.
+//
+// Leadership changes are read from raft's NotifyCh, which is lossless, and
+// fanned out to subscribers (see SubscribeLeadership).
+package cluster

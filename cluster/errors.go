@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
+
+var (
+	// ErrNotLeader is returned by operations that only the leader can do.
+	// Callers forward the request to LeaderHTTPAddr or retry after WaitLeader.
+	ErrNotLeader = errors.New("cluster: not the leader")
+
+	// ErrShutdown is returned once the node has been shut down.
+	ErrShutdown = errors.New("cluster: node is shut down")
+
+	// ErrUnknownPeer is returned when a server id is not in the Raft configuration.
+	ErrUnknownPeer = errors.New("cluster: unknown peer")
+
+	// ErrPeerAlive is returned by RemovePeer for a member that gossip still sees
+	// alive: the leader would add it straight back. Stop it or make it Leave.
+	ErrPeerAlive = errors.New("cluster: peer is alive; stop it or make it leave instead")
+
+	// ErrLeadershipLost means leadership was lost while a command was being
+	// committed: the command may or may not have been applied.
+	ErrLeadershipLost = raft.ErrLeadershipLost
+
+	// ErrNothingToBackup is returned by Backup before the state machine has
+	// applied anything.
+	ErrNothingToBackup = errors.New("cluster: nothing to back up yet")
+
+	// ErrBadBackup is returned by Restore for a stream that is not a complete,
+	// intact backup written by Backup.
+	ErrBadBackup = errors.New("cluster: not a valid backup")
+)
+
+// translateRaftError maps raft's errors onto this package's sentinels so that
+// callers need not import raft. Other errors pass through unchanged.
+func translateRaftError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrNotVoter):
+		return ErrNotLeader
+	case errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		// raft's enqueue timeout is the caller's context deadline.
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	return err
+}

@@ -1,0 +1,84 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// kvFSM is the replicated state machine of these tests: a string map.
+// Apply returns the number of keys after the command.
+type kvFSM struct {
+	mu   sync.Mutex
+	data map[string]string
+}
+
+type kvCommand struct {
+	Key   string `json:"k"`
+	Value string `json:"v"`
+}
+
+func newKV() *kvFSM { return &kvFSM{data: make(map[string]string)} }
+
+func setCmd(key, value string) []byte {
+	b, _ := json.Marshal(kvCommand{Key: key, Value: value})
+	return b
+}
+
+func (f *kvFSM) Apply(l *raft.Log) any {
+	var c kvCommand
+	if err := json.Unmarshal(l.Data, &c); err != nil {
+		return fmt.Errorf("bad command: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.data[c.Key] = c.Value
+	return len(f.data)
+}
+
+func (f *kvFSM) get(key string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.data[key]
+	return v, ok
+}
+
+func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := json.Marshal(f.data) // maps marshal in key order
+	return kvSnapshot(b), err
+}
+
+func (f *kvFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	data := make(map[string]string)
+	if err := json.NewDecoder(rc).Decode(&data); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.data = data
+	f.mu.Unlock()
+	return nil
+}
+
+// ValidateSnapshot makes kvFSM a SnapshotValidator.
+func (f *kvFSM) ValidateSnapshot(r io.Reader) error {
+	var data map[string]string
+	return json.NewDecoder(r).Decode(&data)
+}
+
+type kvSnapshot []byte
+
+func (s kvSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s kvSnapshot) Release() {}

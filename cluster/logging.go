@@ -1,0 +1,160 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"log/slog"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// The libraries talk a lot at Info (every election, every snapshot). Their
+// Info goes to slog's Debug; warnings and errors keep their level. The node
+// logs the events an operator cares about itself, at Info.
+
+// hclogAdapter lets raft log through slog.
+type hclogAdapter struct {
+	logger  *slog.Logger
+	name    string
+	implied []any
+}
+
+var _ hclog.Logger = (*hclogAdapter)(nil)
+
+func newHCLogAdapter(logger *slog.Logger, name string) *hclogAdapter {
+	return &hclogAdapter{logger: logger, name: name}
+}
+
+func slogLevel(level hclog.Level) slog.Level {
+	switch {
+	case level >= hclog.Error:
+		return slog.LevelError
+	case level == hclog.Warn:
+		return slog.LevelWarn
+	default:
+		return slog.LevelDebug
+	}
+}
+
+func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Off {
+		return
+	}
+	lvl := slogLevel(level)
+	ctx := context.Background()
+	if !a.logger.Enabled(ctx, lvl) {
+		return
+	}
+	attrs := make([]any, 0, len(a.implied)+len(args)+2)
+	attrs = append(attrs, "component", a.name)
+	attrs = append(attrs, a.implied...)
+	attrs = append(attrs, args...)
+	a.logger.Log(ctx, lvl, msg, attrs...)
+}
+
+func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
+func (a *hclogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
+func (a *hclogAdapter) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
+func (a *hclogAdapter) Warn(msg string, args ...any)  { a.Log(hclog.Warn, msg, args...) }
+func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
+
+func (a *hclogAdapter) enabled(level hclog.Level) bool {
+	return a.logger.Enabled(context.Background(), slogLevel(level))
+}
+
+func (a *hclogAdapter) IsTrace() bool { return a.enabled(hclog.Trace) }
+func (a *hclogAdapter) IsDebug() bool { return a.enabled(hclog.Debug) }
+func (a *hclogAdapter) IsInfo() bool  { return a.enabled(hclog.Info) }
+func (a *hclogAdapter) IsWarn() bool  { return a.enabled(hclog.Warn) }
+func (a *hclogAdapter) IsError() bool { return a.enabled(hclog.Error) }
+
+func (a *hclogAdapter) ImpliedArgs() []any { return a.implied }
+
+func (a *hclogAdapter) With(args ...any) hclog.Logger {
+	c := *a
+	c.implied = append(append([]any(nil), a.implied...), args...)
+	return &c
+}
+
+func (a *hclogAdapter) Name() string { return a.name }
+
+func (a *hclogAdapter) Named(name string) hclog.Logger {
+	c := *a
+	if c.name != "" {
+		c.name += "." + name
+	} else {
+		c.name = name
+	}
+	return &c
+}
+
+func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
+	c := *a
+	c.name = name
+	return &c
+}
+
+// SetLevel is ignored: the slog handler decides.
+func (a *hclogAdapter) SetLevel(hclog.Level) {}
+
+func (a *hclogAdapter) GetLevel() hclog.Level {
+	switch {
+	case a.IsDebug():
+		return hclog.Debug
+	case a.IsWarn():
+		return hclog.Warn
+	default:
+		return hclog.Error
+	}
+}
+
+func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
+	return log.New(a.StandardWriter(opts), "", 0)
+}
+
+func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
+	return &bracketLevelWriter{logger: a.logger, component: a.name}
+}
+
+// bracketLevelWriter turns standard-library log lines of the form
+// "[WARN] memberlist: text" (memberlist's format) into slog records.
+type bracketLevelWriter struct {
+	logger    *slog.Logger
+	component string
+}
+
+func newStdLogger(logger *slog.Logger, component string) *log.Logger {
+	return log.New(&bracketLevelWriter{logger: logger, component: component}, "", 0)
+}
+
+func (w *bracketLevelWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
+		level, msg := parseBracketLevel(string(line))
+		w.logger.Log(context.Background(), level, msg, "component", w.component)
+	}
+	return len(p), nil
+}
+
+// parseBracketLevel splits "[LEVEL] msg" into a slog level and the message.
+func parseBracketLevel(line string) (slog.Level, string) {
+	levels := []struct {
+		tag   string
+		level slog.Level
+	}{
+		{"[ERR]", slog.LevelError},
+		{"[ERROR]", slog.LevelError},
+		{"[WARN]", slog.LevelWarn},
+		{"[INFO]", slog.LevelDebug},
+		{"[DEBUG]", slog.LevelDebug},
+		{"[TRACE]", slog.LevelDebug},
+	}
+	for _, l := range levels {
+		if rest, ok := strings.CutPrefix(line, l.tag); ok {
+			return l.level, strings.TrimSpace(rest)
+		}
+	}
+	return slog.LevelDebug, line
+}

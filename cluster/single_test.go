@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func singleNodeConfig(t testing.TB, dir string) Config {
+	return Config{
+		DataDir:  dir,
+		RaftAddr: "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:8080",
+		Logger:   newTestLogger(t),
+	}
+}
+
+func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
+	fsm := newKV()
+	n, err := New(context.Background(), singleNodeConfig(t, t.TempDir()), fsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+
+	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if !n.IsLeader() || n.LeaderID() != n.ID() {
+		t.Fatalf("a lone node should lead itself: leader %q, self %q", n.LeaderID(), n.ID())
+	}
+	resp, err := n.Apply(ctxTimeout(t, 5*time.Second), setCmd("a", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp != 1 {
+		t.Errorf("Apply returned %v, want the FSM's answer 1", resp)
+	}
+	if v, _ := fsm.get("a"); v != "1" {
+		t.Errorf("FSM has a=%q", v)
+	}
+	if got := n.LeaderHTTPAddr(); got != "127.0.0.1:8080" {
+		t.Errorf("LeaderHTTPAddr = %q", got)
+	}
+	if err := n.VerifyLeader(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Errorf("VerifyLeader: %v", err)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if !n.Ready() {
+			return errors.New("not ready")
+		}
+		return nil
+	})
+
+	st := n.Status()
+	if st.State != "leader" || st.LeaderID != n.ID() || st.Term == 0 || st.AppliedIndex < st.CommitIndex || !st.Ready {
+		t.Errorf("status: %+v", st)
+	}
+	if len(st.Members) != 1 || !st.Members[0].Voter || !st.Members[0].Leader || st.Members[0].GossipState != "alive" {
+		t.Errorf("members: %+v", st.Members)
+	}
+}
+
+func TestSingleNodeRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	cfg := singleNodeConfig(t, dir)
+	n, err := New(context.Background(), cfg, newKV())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	id := n.ID()
+	apply(t, n, "before-snapshot", "1")
+	if err := n.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	apply(t, n, "after-snapshot", "2")
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Shutdown(); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if _, err := n.Apply(context.Background(), setCmd("x", "y")); !errors.Is(err, ErrShutdown) {
+		t.Errorf("Apply after Shutdown: %v, want ErrShutdown", err)
+	}
+
+	fsm := newKV()
+	n, err = New(context.Background(), cfg, fsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	if n.ID() != id {
+		t.Errorf("restarted as %q, was %q: a generated id must persist", n.ID(), id)
+	}
+	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"before-snapshot": "1", "after-snapshot": "2"} {
+		if got, _ := fsm.get(key); got != want {
+			t.Errorf("after restart %s=%q, want %q", key, got, want)
+		}
+	}
+	apply(t, n, "after-restart", "3")
+}
+
+func TestDataDirInUseIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	n, err := New(context.Background(), singleNodeConfig(t, dir), newKV())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	if second, err := New(context.Background(), singleNodeConfig(t, dir), newKV()); err == nil {
+		second.Shutdown()
+		t.Fatal("a second node on the same data dir started")
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no data dir", Config{}},
+		{"expect without gossip", Config{DataDir: "x", BootstrapExpect: 3}},
+		{"join without gossip", Config{DataDir: "x", Join: []string{"127.0.0.1:7946"}}},
+		{"bad raft address", Config{DataDir: "x", RaftAddr: "localhost"}},
+		{"bad port", Config{DataDir: "x", GossipAddr: "127.0.0.1:http"}},
+		{"negative expect", Config{DataDir: "x", GossipAddr: "127.0.0.1:0", BootstrapExpect: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg.withDefaults()
+			if err := cfg.validate(); err == nil {
+				t.Errorf("%+v accepted", tt.cfg)
+			}
+		})
+	}
+	ok := Config{DataDir: "x"}.withDefaults()
+	if err := ok.validate(); err != nil {
+		t.Errorf("minimal config refused: %v", err)
+	}
+	if ok.RaftAddr != defaultSingleRaftAddr || ok.BootstrapExpect != 1 {
+		t.Errorf("defaults: %+v", ok)
+	}
+}

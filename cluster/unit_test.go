@@ -1,0 +1,271 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+)
+
+func TestMetaRoundTrip(t *testing.T) {
+	tests := []memberMeta{
+		{},
+		{ID: "n1", RaftAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:8080", Version: "1.2.3", Expect: 3, HasState: true, Proposal: 42},
+		{ID: "ünïcode", Leaving: true, Expect: 300, Proposal: 1<<64 - 1},
+	}
+	for _, want := range tests {
+		got, err := decodeMeta(want.encode())
+		if err != nil || got != want {
+			t.Errorf("round trip of %+v gave %+v, %v", want, got, err)
+		}
+	}
+}
+
+func TestMetaDecodeRejectsDamage(t *testing.T) {
+	full := memberMeta{ID: "n1", RaftAddr: "a:1", HTTPAddr: "b:2", Version: "v"}.encode()
+	for cut := 0; cut < len(full); cut++ {
+		if _, err := decodeMeta(full[:cut]); err == nil {
+			t.Errorf("metadata cut to %d bytes decoded", cut)
+		}
+	}
+	wrongFormat := append([]byte{9}, full[1:]...)
+	if _, err := decodeMeta(wrongFormat); err == nil {
+		t.Error("unknown format decoded")
+	}
+	if _, err := decodeMeta(append(full, 0xff, 0xff)); err != nil {
+		t.Errorf("trailing bytes (a future format's fields) rejected: %v", err)
+	}
+}
+
+func TestMetaFitsMemberlistLimit(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	m := memberMeta{ID: strings.Repeat("i", maxNodeIDLen), RaftAddr: long, HTTPAddr: long, Version: long, Expect: 99, Proposal: 1<<64 - 1}
+	if size := len(m.encode()); size > memberlist.MetaMaxSize {
+		t.Errorf("metadata with long fields is %d bytes, over memberlist's %d", size, memberlist.MetaMaxSize)
+	}
+}
+
+func TestProposalHash(t *testing.T) {
+	if proposalHash([]string{"a", "b", "c"}) != proposalHash([]string{"c", "a", "b"}) {
+		t.Error("hash depends on order")
+	}
+	if proposalHash([]string{"a", "bc"}) == proposalHash([]string{"ab", "c"}) {
+		t.Error("ids run together")
+	}
+	if proposalHash(nil) == 0 {
+		t.Error("hash 0 is reserved for no proposal")
+	}
+}
+
+func TestResolveNodeID(t *testing.T) {
+	tests := []struct {
+		name       string
+		stored     string // "" = no file
+		configured string
+		want       string // "" = expect an error; "*" = any generated id
+	}{
+		{"generated and stored", "", "", "*"},
+		{"configured and stored", "", "alpha", "alpha"},
+		{"stored wins over nothing", "beta\n", "", "beta"},
+		{"stored matches configured", "gamma\n", "gamma", "gamma"},
+		{"stored differs from configured", "delta\n", "epsilon", ""},
+		{"bad configured id", "", "has space", ""},
+		{"bad stored id", "a/b\n", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, nodeIDFile)
+			if tt.stored != "" {
+				os.WriteFile(path, []byte(tt.stored), 0o600)
+			}
+			got, err := resolveNodeID(dir, tt.configured)
+			switch {
+			case tt.want == "":
+				if err == nil {
+					t.Fatalf("got %q, want an error", got)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			case tt.want != "*" && got != tt.want:
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			again, err := resolveNodeID(dir, "")
+			if err != nil || again != got {
+				t.Errorf("second resolve gave %q, %v; want the stored %q", again, err, got)
+			}
+		})
+	}
+}
+
+func TestDeadVoterToRemove(t *testing.T) {
+	now := time.Now()
+	long, recent := now.Add(-time.Hour), now.Add(-time.Second)
+	alive := memberInfo{State: gossipAlive}
+	dead := func(since time.Time) memberInfo { return memberInfo{State: gossipDead, Since: since} }
+	tests := []struct {
+		name       string
+		voters     []string
+		states     map[string]memberInfo
+		wantVictim string
+		wantOK     bool
+	}{
+		{"all healthy", []string{"a", "b", "c"}, map[string]memberInfo{"b": alive, "c": alive}, "", false},
+		{"recently dead is kept", []string{"a", "b", "c"}, map[string]memberInfo{"b": alive, "c": dead(recent)}, "", false},
+		{"long dead, quorum kept", []string{"a", "b", "c"}, map[string]memberInfo{"b": alive, "c": dead(long)}, "c", true},
+		{"unknown to gossip counts as dead", []string{"a", "b", "c"}, map[string]memberInfo{"b": alive, "c": {State: gossipUnknown, Since: long}}, "c", true},
+		{"two of three dead: no quorum after", []string{"a", "b", "c"}, map[string]memberInfo{"b": dead(long), "c": dead(long)}, "b", false},
+		{"two of five dead: lowest first", []string{"a", "b", "c", "d", "e"}, map[string]memberInfo{"b": alive, "c": alive, "d": dead(long), "e": dead(long)}, "d", true},
+		{"three of five dead", []string{"a", "b", "c", "d", "e"}, map[string]memberInfo{"b": alive, "c": dead(long), "d": dead(long), "e": dead(long)}, "c", false},
+		{"left is not this rule's business", []string{"a", "b", "c"}, map[string]memberInfo{"b": alive, "c": {State: gossipLeft, Since: long}}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			victim, ok := deadVoterToRemove(tt.voters, "a", tt.states, now, time.Minute)
+			if victim != tt.wantVictim || ok != tt.wantOK {
+				t.Errorf("got (%q, %v), want (%q, %v)", victim, ok, tt.wantVictim, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestLeadershipFanout(t *testing.T) {
+	f := newLeadershipFanout()
+	early, unsubscribeEarly := f.subscribe()
+	transitions := []bool{true, false, true, false, true}
+	for _, v := range transitions {
+		f.publish(v)
+		f.publish(v) // repeats are not transitions
+	}
+	// Subscribed late, without having read anything yet: current state first.
+	late, unsubscribeLate := f.subscribe()
+	defer unsubscribeLate()
+	if got := <-late; got != true {
+		t.Errorf("late subscriber first got %v, want the current true", got)
+	}
+
+	want := append([]bool{false}, transitions...)
+	for i, w := range want {
+		if got := <-early; got != w {
+			t.Fatalf("slow subscriber: event %d = %v, want %v", i, got, w)
+		}
+	}
+	unsubscribeEarly()
+	unsubscribeEarly() // idempotent
+	if _, open := <-early; open {
+		t.Error("channel still open after unsubscribe")
+	}
+
+	f.close()
+	if got, open := <-late; !open || got != false {
+		t.Errorf("after close: %v, %v; want a final false", got, open)
+	}
+	if _, open := <-late; open {
+		t.Error("channel still open after close")
+	}
+	after, _ := f.subscribe()
+	if got := <-after; got != false {
+		t.Error("subscribing after close should say false")
+	}
+	if _, open := <-after; open {
+		t.Error("subscribing after close should give a closed channel")
+	}
+}
+
+func TestParseBracketLevel(t *testing.T) {
+	tests := []struct {
+		line      string
+		wantLevel slog.Level
+		wantMsg   string
+	}{
+		{"[WARN] memberlist: Was able to connect", slog.LevelWarn, "memberlist: Was able to connect"},
+		{"[ERR] memberlist: Failed", slog.LevelError, "memberlist: Failed"},
+		{"[DEBUG] memberlist: Stream connection", slog.LevelDebug, "memberlist: Stream connection"},
+		{"[INFO] memberlist: Suspect", slog.LevelDebug, "memberlist: Suspect"},
+		{"no level at all", slog.LevelDebug, "no level at all"},
+	}
+	for _, tt := range tests {
+		level, msg := parseBracketLevel(tt.line)
+		if level != tt.wantLevel || msg != tt.wantMsg {
+			t.Errorf("%q: got (%v, %q)", tt.line, level, msg)
+		}
+	}
+}
+
+func TestDialableHTTPAddr(t *testing.T) {
+	tests := []struct{ http, raft, want string }{
+		{":8080", "10.1.2.3:7000", "10.1.2.3:8080"},
+		{"0.0.0.0:8080", "node1:7000", "node1:8080"},
+		{"web.example:80", "10.1.2.3:7000", "web.example:80"},
+		{"", "10.1.2.3:7000", ""},
+	}
+	for _, tt := range tests {
+		if got := dialableHTTPAddr(tt.http, tt.raft); got != tt.want {
+			t.Errorf("dialableHTTPAddr(%q, %q) = %q, want %q", tt.http, tt.raft, got, tt.want)
+		}
+	}
+}
+
+func TestReceiveBackupChecksEverything(t *testing.T) {
+	snapshot := []byte(`{"a":"1"}`)
+	valid := func() []byte {
+		var buf bytes.Buffer
+		meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: 7, Term: 2, Size: int64(len(snapshot))}
+		if err := writeBackup(&buf, meta, bytes.NewReader(snapshot)); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	headerLen := 36
+	tests := []struct {
+		name   string
+		mangle func([]byte) []byte
+	}{
+		{"empty", func(b []byte) []byte { return nil }},
+		{"header only", func(b []byte) []byte { return b[:headerLen] }},
+		{"wrong magic", func(b []byte) []byte { b[0] = 'X'; return b }},
+		{"future format", func(b []byte) []byte { b[9] = 2; return b }},
+		{"truncated snapshot", func(b []byte) []byte { return b[:headerLen+3] }},
+		{"no checksum", func(b []byte) []byte { return b[:len(b)-32] }},
+		{"flipped bit", func(b []byte) []byte { b[headerLen+1] ^= 1; return b }},
+		{"trailing data", func(b []byte) []byte { return append(b, 0) }},
+		{"fsm rejects content", func([]byte) []byte {
+			bad := []byte("not json!")
+			var buf bytes.Buffer
+			writeBackup(&buf, &raft.SnapshotMeta{Version: 1, Size: int64(len(bad))}, bytes.NewReader(bad))
+			return buf.Bytes()
+		}},
+	}
+	n := &Node{cfg: Config{DataDir: t.TempDir()}, fsm: newKV()}
+
+	meta, file, err := n.receiveBackup(bytes.NewReader(valid()))
+	if err != nil {
+		t.Fatalf("valid backup refused: %v", err)
+	}
+	got, _ := os.ReadFile(file.Name())
+	file.Close()
+	if !bytes.Equal(got, snapshot) || meta.Index != 7 || meta.Term != 2 {
+		t.Errorf("spooled %q with %+v", got, meta)
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := n.receiveBackup(bytes.NewReader(tt.mangle(valid())))
+			if !errors.Is(err, ErrBadBackup) {
+				t.Errorf("got %v, want ErrBadBackup", err)
+			}
+		})
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(n.cfg.DataDir, "restore-*"))
+	if len(leftovers) != 1 { // the valid one, which the caller removes
+		t.Errorf("temporary files left behind: %v", leftovers)
+	}
+}
