@@ -1,0 +1,287 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/ini.v1"
+)
+
+// configName and configDirs are the original's search path for coal-mine.ini.
+const configName = "coal-mine.ini"
+
+var configDirs = []string{".", "/etc", "/usr/local/etc"}
+
+// Config is every setting of the daemon. Flags win over environment variables, which
+// win over coal-mine.ini, which wins over the defaults.
+type Config struct {
+	Port              int
+	Bind              string
+	AuthKey           string
+	DataDir           string
+	NodeID            string
+	HTTPAdvertise     string
+	RaftAddr          string
+	RaftAdvertise     string
+	GossipAddr        string
+	GossipAdvertise   string
+	Join              []string
+	BootstrapExpect   int
+	DeadServerCleanup time.Duration
+
+	EmailSender  string
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUsername string
+	SMTPPassword string
+
+	LogFile        string
+	LogRotate      bool
+	LogMaxSize     int64
+	LogBackupCount int
+	LogLevel       string
+
+	// Warnings found while loading, logged once the logger exists.
+	Warnings []string
+	// Files is the list of INI files that were read.
+	Files []string
+}
+
+func defaults() Config {
+	return Config{
+		Port:            8080,
+		DataDir:         "./coal-mine-data",
+		RaftAddr:        "127.0.0.1:8300",
+		BootstrapExpect: 1,
+		SMTPHost:        "localhost",
+		SMTPPort:        25,
+		LogMaxSize:      1048576,
+		LogBackupCount:  5,
+		LogLevel:        "info",
+	}
+}
+
+// setting is one configurable value with its three sources.
+type setting struct {
+	flag    string
+	env     string
+	section string
+	key     string
+	usage   string
+	set     func(c *Config, v string) error
+	def     func(c *Config) string
+}
+
+func settings() []setting {
+	return []setting{
+		{"port", "WSGI_PORT", "wsgi", "port", "HTTP port", setInt(func(c *Config) *int { return &c.Port }), func(c *Config) string { return strconv.Itoa(c.Port) }},
+		{"bind", "COAL_MINE_BIND", "wsgi", "bind", "HTTP bind address (empty: all interfaces)", setString(func(c *Config) *string { return &c.Bind }), func(c *Config) string { return c.Bind }},
+		{"auth-key", "WSGI_AUTH_KEY", "wsgi", "auth_key", "key required on every API call but trigger", setString(func(c *Config) *string { return &c.AuthKey }), func(*Config) string { return "" }},
+		{"data-dir", "COAL_MINE_DATA_DIR", "cluster", "data_dir", "directory of the Raft log, snapshots and node id", setString(func(c *Config) *string { return &c.DataDir }), func(c *Config) string { return c.DataDir }},
+		{"node-id", "COAL_MINE_NODE_ID", "cluster", "node_id", "this node's id (default: generated once and kept in the data dir)", setString(func(c *Config) *string { return &c.NodeID }), func(c *Config) string { return c.NodeID }},
+		{"http-advertise", "COAL_MINE_HTTP_ADVERTISE", "cluster", "http_advertise", "host:port other nodes use to forward writes here (default: raft advertise host + --port)", setString(func(c *Config) *string { return &c.HTTPAdvertise }), func(c *Config) string { return c.HTTPAdvertise }},
+		{"raft-addr", "COAL_MINE_RAFT_ADDR", "cluster", "raft_addr", "Raft bind host:port", setString(func(c *Config) *string { return &c.RaftAddr }), func(c *Config) string { return c.RaftAddr }},
+		{"raft-advertise", "COAL_MINE_RAFT_ADVERTISE", "cluster", "raft_advertise", "Raft host:port other nodes dial (default: --raft-addr)", setString(func(c *Config) *string { return &c.RaftAdvertise }), func(c *Config) string { return c.RaftAdvertise }},
+		{"gossip-addr", "COAL_MINE_GOSSIP_ADDR", "cluster", "gossip_addr", "memberlist bind host:port (required for a cluster)", setString(func(c *Config) *string { return &c.GossipAddr }), func(c *Config) string { return c.GossipAddr }},
+		{"gossip-advertise", "COAL_MINE_GOSSIP_ADVERTISE", "cluster", "gossip_advertise", "memberlist host:port other nodes dial", setString(func(c *Config) *string { return &c.GossipAdvertise }), func(c *Config) string { return c.GossipAdvertise }},
+		{"join", "COAL_MINE_JOIN", "cluster", "join", "gossip addresses of other nodes, comma separated", setList(func(c *Config) *[]string { return &c.Join }), func(c *Config) string { return strings.Join(c.Join, ",") }},
+		{"bootstrap-expect", "COAL_MINE_BOOTSTRAP_EXPECT", "cluster", "bootstrap_expect", "servers to wait for before the first election", setInt(func(c *Config) *int { return &c.BootstrapExpect }), func(c *Config) string { return strconv.Itoa(c.BootstrapExpect) }},
+		{"dead-server-cleanup", "COAL_MINE_DEAD_SERVER_CLEANUP", "cluster", "dead_server_cleanup", "remove a failed voter after this long if quorum allows (0: never)", setDuration(func(c *Config) *time.Duration { return &c.DeadServerCleanup }), func(c *Config) string { return c.DeadServerCleanup.String() }},
+		{"email-sender", "EMAIL_SENDER", "email", "sender", "From address of notifications (empty: notifications are only logged)", setString(func(c *Config) *string { return &c.EmailSender }), func(c *Config) string { return c.EmailSender }},
+		{"smtp-host", "SMTP_HOST", "email", "host", "SMTP host", setString(func(c *Config) *string { return &c.SMTPHost }), func(c *Config) string { return c.SMTPHost }},
+		{"smtp-port", "SMTP_PORT", "email", "port", "SMTP port", setInt(func(c *Config) *int { return &c.SMTPPort }), func(c *Config) string { return strconv.Itoa(c.SMTPPort) }},
+		{"smtp-username", "SMTP_USERNAME", "email", "username", "SMTP user name", setString(func(c *Config) *string { return &c.SMTPUsername }), func(c *Config) string { return c.SMTPUsername }},
+		{"smtp-password", "SMTP_PASSWORD", "email", "password", "SMTP password", setString(func(c *Config) *string { return &c.SMTPPassword }), func(*Config) string { return "" }},
+		{"log-file", "COAL_MINE_LOG_FILE", "logging", "file", "log file (default: stderr)", setString(func(c *Config) *string { return &c.LogFile }), func(c *Config) string { return c.LogFile }},
+		{"log-rotate", "COAL_MINE_LOG_ROTATE", "logging", "rotate", "rotate the log file when it gets too large", setBool(func(c *Config) *bool { return &c.LogRotate }), func(c *Config) string { return strconv.FormatBool(c.LogRotate) }},
+		{"log-max-size", "COAL_MINE_LOG_MAX_SIZE", "logging", "max_size", "log size in bytes before rotating", setInt64(func(c *Config) *int64 { return &c.LogMaxSize }), func(c *Config) string { return strconv.FormatInt(c.LogMaxSize, 10) }},
+		{"log-backup-count", "COAL_MINE_LOG_BACKUP_COUNT", "logging", "backup_count", "rotated log files to keep", setInt(func(c *Config) *int { return &c.LogBackupCount }), func(c *Config) string { return strconv.Itoa(c.LogBackupCount) }},
+		{"log-level", "COAL_MINE_LOG_LEVEL", "logging", "level", "debug, info, warn or error", setString(func(c *Config) *string { return &c.LogLevel }), func(c *Config) string { return c.LogLevel }},
+	}
+}
+
+// loadConfig reads coal-mine.ini (from --config, or the original's search path), then
+// the environment, then the flags.
+func loadConfig(args []string, getenv func(string) string) (Config, error) {
+	cfg := defaults()
+	all := settings()
+
+	fl := pflag.NewFlagSet("coal-mine", pflag.ContinueOnError)
+	configFile := fl.String("config", "", "coal-mine.ini to read (default: search ./, /etc, /usr/local/etc)")
+	flagValues := make(map[string]*string, len(all))
+	for _, s := range all {
+		flagValues[s.flag] = fl.String(s.flag, s.def(&cfg), s.usage+" ["+s.env+"]")
+	}
+	fl.Usage = func() {
+		fmt.Fprintf(os.Stderr, "Usage: coal-mine [flags]\n\nRuns a coal-mine node. With no settings at all it is a single node on port 8080\nwith its data in ./coal-mine-data.\n\nFlags (environment variable in brackets):\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fl.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fl.Args(), " "))
+	}
+
+	if err := cfg.readINI(*configFile, all); err != nil {
+		return cfg, err
+	}
+	if getenv("MONGODB_URI") != "" {
+		cfg.Warnings = append(cfg.Warnings, "MONGODB_URI is ignored: coal-mine keeps its state in its own Raft log under the data directory")
+	}
+	for _, s := range all {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(&cfg, v); err != nil {
+				return cfg, fmt.Errorf("environment variable %s: %w", s.env, err)
+			}
+		}
+	}
+	for _, s := range all {
+		if fl.Changed(s.flag) {
+			if err := s.set(&cfg, *flagValues[s.flag]); err != nil {
+				return cfg, fmt.Errorf("flag --%s: %w", s.flag, err)
+			}
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *Config) readINI(explicit string, all []setting) error {
+	var files []string
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return fmt.Errorf("config file: %w", err)
+		}
+		files = []string{explicit}
+	} else {
+		for _, dir := range configDirs {
+			p := filepath.Join(dir, configName)
+			if _, err := os.Stat(p); err == nil {
+				files = append(files, p)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("config file %s: %w", p, err)
+			}
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	// Like the original (configparser.read), every file found is read and later files
+	// override earlier ones.
+	sources := make([]any, 0, len(files)-1)
+	for _, f := range files[1:] {
+		sources = append(sources, f)
+	}
+	file, err := ini.LoadSources(ini.LoadOptions{Insensitive: false}, files[0], sources...)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", strings.Join(files, ", "), err)
+	}
+	c.Files = files
+	if file.HasSection("mongodb") {
+		c.Warnings = append(c.Warnings, "the [mongodb] section of coal-mine.ini is not used: coal-mine keeps its state in its own Raft log under the data directory (--data-dir)")
+	}
+	for _, s := range all {
+		if !file.HasSection(s.section) {
+			continue
+		}
+		// HasKey before Key: Key creates the key it is asked for.
+		section := file.Section(s.section)
+		if !section.HasKey(s.key) {
+			continue
+		}
+		if err := s.set(c, section.Key(s.key).String()); err != nil {
+			return fmt.Errorf("%s: [%s] %s: %w", strings.Join(files, ", "), s.section, s.key, err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Port <= 0 || c.Port > 65535:
+		return fmt.Errorf("port %d is out of range", c.Port)
+	case c.DataDir == "":
+		return errors.New("the data directory must not be empty")
+	case c.BootstrapExpect < 0:
+		return errors.New("bootstrap-expect must not be negative")
+	case c.BootstrapExpect > 1 && c.GossipAddr == "":
+		return errors.New("a cluster (bootstrap-expect > 1) needs --gossip-addr")
+	case c.SMTPPort <= 0 || c.SMTPPort > 65535:
+		return fmt.Errorf("SMTP port %d is out of range", c.SMTPPort)
+	case (c.SMTPUsername == "") != (c.SMTPPassword == ""):
+		return errors.New("SMTP username and password must be given together")
+	}
+	return nil
+}
+
+func setString(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func setList(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+		*field(c) = out
+		return nil
+	}
+}
+
+func setInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func setInt64(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// setBool accepts the original's spellings (configparser's getboolean).
+func setBool(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "1", "yes", "true", "on":
+			*field(c) = true
+		case "0", "no", "false", "off", "":
+			*field(c) = false
+		default:
+			return fmt.Errorf("%q is not a boolean", v)
+		}
+		return nil
+	}
+}
+
+func setDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 30m", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}

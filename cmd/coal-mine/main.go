@@ -1,0 +1,190 @@
+// Command coal-mine runs one node of a coal-mine cluster: a Raft-replicated monitor for
+// periodic tasks, compatible with Coal Mine's API. With no settings at all it runs a
+// single node on port 8080 with its data in ./coal-mine-data.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/coal-mine/coal-mine/alerting"
+	"github.com/coal-mine/coal-mine/cluster"
+	"github.com/coal-mine/coal-mine/fsm"
+	"github.com/coal-mine/coal-mine/fsm/propose"
+	"github.com/coal-mine/coal-mine/http"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+	if errors.Is(err, pflag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coal-mine:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "coal-mine:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the node and blocks until ctx is cancelled (SIGTERM), then shuts down in the
+// reverse order: stop taking requests, stop leader work, hand over leadership and leave,
+// stop Raft.
+func run(ctx context.Context, cfg Config) error {
+	logger, logCloser, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer logCloser.Close()
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
+	if len(cfg.Files) > 0 {
+		logger.Info("read configuration", "files", cfg.Files)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+
+	state := fsm.New()
+	node, err := cluster.New(ctx, cluster.Config{
+		NodeID:            cfg.NodeID,
+		DataDir:           cfg.DataDir,
+		RaftAddr:          cfg.RaftAddr,
+		RaftAdvertise:     cfg.RaftAdvertise,
+		GossipAddr:        cfg.GossipAddr,
+		GossipAdvertise:   cfg.GossipAdvertise,
+		HTTPAddr:          httpAdvertise(cfg),
+		Join:              cfg.Join,
+		BootstrapExpect:   cfg.BootstrapExpect,
+		Version:           version,
+		DeadServerCleanup: cfg.DeadServerCleanup,
+		Logger:            logger,
+	}, state)
+	if err != nil {
+		return fmt.Errorf("start cluster node: %w", err)
+	}
+	defer node.Shutdown()
+
+	proposer := propose.New(applier{node}, propose.Options{})
+	defer proposer.Close()
+
+	alerts := alerting.New(alerting.Config{
+		Store:      state,
+		Proposer:   proposer,
+		Leadership: node,
+		Notifier:   notifier(cfg, logger),
+		Sender:     cfg.EmailSender,
+		Logger:     logger,
+	})
+	state.SetObserver(alerts)
+	alertsCtx, stopAlerts := context.WithCancel(context.Background())
+	alertsDone := make(chan error, 1)
+	go func() { alertsDone <- alerts.Run(alertsCtx) }()
+
+	handler := http.NewHandler(http.Config{
+		AuthKey:  cfg.AuthKey,
+		Store:    state,
+		Proposer: proposer,
+		Cluster:  clusterAPI{node},
+		Logger:   logger,
+	})
+	server := http.NewServer(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)), handler)
+	listener, err := net.Listen("tcp", server.Addr)
+	if err != nil {
+		stopAlerts()
+		return fmt.Errorf("listen for HTTP: %w", err)
+	}
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- server.Serve(listener) }()
+	logger.Info("coal-mine started", "version", version, "http", listener.Addr().String(), "raft", cfg.RaftAddr, "data_dir", cfg.DataDir, "auth", cfg.AuthKey != "", "email", cfg.EmailSender != "")
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveDone:
+		stopAlerts()
+		return fmt.Errorf("HTTP server: %w", err)
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("HTTP shutdown", "err", err)
+	}
+	stopAlerts()
+	<-alertsDone
+	if err := node.Leave(shutdownCtx); err != nil {
+		logger.Warn("leave cluster", "err", err)
+	}
+	proposer.Close()
+	if err := node.Shutdown(); err != nil {
+		return fmt.Errorf("stop raft: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// httpAdvertise is the address other nodes forward writes to: explicit, or the Raft
+// advertise host with the HTTP port.
+func httpAdvertise(cfg Config) string {
+	if cfg.HTTPAdvertise != "" {
+		return cfg.HTTPAdvertise
+	}
+	raftAddr := cfg.RaftAdvertise
+	if raftAddr == "" {
+		raftAddr = cfg.RaftAddr
+	}
+	host, _, err := net.SplitHostPort(raftAddr)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+}
+
+func notifier(cfg Config, logger *slog.Logger) alerting.Notifier {
+	if cfg.EmailSender == "" {
+		logger.Warn("no e-mail sender configured (EMAIL_SENDER or [email] sender): notifications are only logged")
+		return alerting.NewLogNotifier(logger)
+	}
+	return alerting.NewSMTPNotifier(alerting.SMTPConfig{
+		Host:     cfg.SMTPHost,
+		Port:     cfg.SMTPPort,
+		Username: cfg.SMTPUsername,
+		Password: cfg.SMTPPassword,
+	})
+}
+
+// applier adapts the cluster node to the proposer: it names the node's not-leader error
+// in the proposer's terms, which is how http learns to forward.
+type applier struct{ node *cluster.Node }
+
+func (a applier) Apply(ctx context.Context, entry []byte) (any, error) {
+	resp, err := a.node.Apply(ctx, entry)
+	if errors.Is(err, cluster.ErrNotLeader) {
+		return nil, fmt.Errorf("%w: %w", propose.ErrNotLeader, err)
+	}
+	return resp, err
+}
+
+// clusterAPI gives http the node's operator functions with plain types.
+type clusterAPI struct{ *cluster.Node }
+
+func (c clusterAPI) Status() any { return c.Node.Status() }
