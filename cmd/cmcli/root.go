@@ -113,8 +113,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newImportCmd(a),
 		newConfigureCmd(a),
 		newRunCmd(a),
-		// `cmcli bench` (load generation) belongs to a later issue: add newBenchCmd(a),
-		// in its own cmd_bench.go, to this list.
+		newBenchCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark of issue 5, on loopback only: a 3-node coal-mine cluster
+# built from this tree, then (when etcd is installed) a 3-node etcd cluster, loaded by the
+# same tool (`cmcli bench`) one after the other, never at the same time. Prints one table.
+#
+#   deploy/bench/run.sh
+#
+# Scenarios (short-URL triggers GET /<id> spread over BENCH_CANARIES canaries; etcd gets
+# puts of as many keys through its JSON gateway):
+#   leader-32    32 keep-alive connections on the coal-mine leader
+#   follower-32  32 connections on a follower (it forwards writes to the leader)
+#   leader-1     1 connection on the leader
+#   late         BENCH_LATE_CANARIES canaries due within 10 s while the leader serves
+#                BENCH_LATE_RATE triggers/s on the others: how late each is marked late
+#                and mailed (mailsink), and duplicate mails
+#   etcd-32, etcd-1   the same closed-loop load on the etcd leader
+#
+# Environment: BENCH_DURATION (measured time per scenario, default 20s), BENCH_WARMUP
+# (2s), BENCH_CANARIES (1000), BENCH_LATE=0 skips the late scenario,
+# BENCH_LATE_CANARIES (10000), BENCH_LATE_RATE (2000), ETCD (etcd binary; default: etcd
+# on PATH, none skips etcd), BENCH_OUT (keep the JSON reports and logs in this directory;
+# default: a temporary directory, removed at exit), BENCH_PERF=1 (with BENCH_OUT: record
+# a CPU profile of the leader with perf during leader-32; durations in seconds, "20s").
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+duration=${BENCH_DURATION:-20s}
+warmup=${BENCH_WARMUP:-2s}
+canaries=${BENCH_CANARIES:-1000}
+late=${BENCH_LATE:-1}
+late_canaries=${BENCH_LATE_CANARIES:-10000}
+late_rate=${BENCH_LATE_RATE:-2000}
+etcd_bin=${ETCD-$(command -v etcd || true)}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/coal-mine-bench.XXXXXX")
+out=${BENCH_OUT:-$work/results}
+mkdir -p "$out"
+pids=()
+
+stop_all() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_all
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "bench: $*" >&2; }
+
+# Daemons get a clean environment: no WSGI_*, SMTP_* or COAL_MINE_* of the caller's.
+daemon_env=(env -i "PATH=$PATH" "HOME=$work" "TMPDIR=$work")
+
+say "building into $work/bin"
+(cd "$repo" && CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/coal-mine ./cmd/cmcli ./cmd/mailsink ./deploy/bench/benchtool)
+bin=$work/bin
+bench() { "$bin/cmcli" --config "$work/cmcli.ini" bench --json "$@"; }
+
+say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+read -r -a port <<<"$("$bin/benchtool" ports 17)"
+
+# The mail sink receives the LATE notifications of the late scenario.
+smtp_port=${port[9]} sink_port=${port[10]}
+sink=http://127.0.0.1:$sink_port
+"${daemon_env[@]}" "$bin/mailsink" --smtp-addr "127.0.0.1:$smtp_port" --http-addr "127.0.0.1:$sink_port" >"$work/mailsink.log" 2>&1 &
+pids+=($!)
+
+# --- coal-mine: three nodes on loopback ---------------------------------------------
+: >"$work/empty.ini" # an explicit, empty config: no /etc/coal-mine.ini is read
+join=127.0.0.1:${port[2]},127.0.0.1:${port[5]},127.0.0.1:${port[8]}
+nodes=() ready=() node_pids=()
+for i in 0 1 2; do
+  http=${port[$((3 * i))]} raft=${port[$((3 * i + 1))]} gossip=${port[$((3 * i + 2))]}
+  nodes+=("http://127.0.0.1:$http")
+  ready+=("http://127.0.0.1:$http/readyz")
+  "${daemon_env[@]}" EMAIL_SENDER=bench@coal-mine.invalid SMTP_HOST=127.0.0.1 SMTP_PORT="$smtp_port" \
+    "$bin/coal-mine" --config "$work/empty.ini" --bind 127.0.0.1 --port "$http" \
+    --data-dir "$work/node$((i + 1))" --node-id "node$((i + 1))" \
+    --raft-addr "127.0.0.1:$raft" --gossip-addr "127.0.0.1:$gossip" --join "$join" \
+    --bootstrap-expect 3 --log-file "$work/node$((i + 1)).log" >"$work/node$((i + 1)).out" 2>&1 &
+  pids+=($!) node_pids+=($!)
+done
+"$bin/benchtool" wait-ready "${ready[@]}"
+leader=$("$bin/benchtool" leader "${nodes[0]}")
+follower= leader_pid=
+for i in 0 1 2; do
+  if [ "${nodes[$i]}" = "$leader" ]; then leader_pid=${node_pids[$i]}; elif [ -z "$follower" ]; then follower=${nodes[$i]}; fi
+done
+say "coal-mine cluster ready: leader $leader, follower $follower"
+
+say "creating $canaries canaries"
+bench --node "$leader" --canaries "$canaries" --connections 16 --requests 1 --duration 0 --warmup 0 >/dev/null
+
+# cpu_ticks sums the CPU time (clock ticks) the processes have used so far.
+cpu_ticks() {
+  local total=0 pid f
+  for pid in "$@"; do
+    read -r -a f <"/proc/$pid/stat"
+    total=$((total + f[13] + f[14]))
+  done
+  echo "$total"
+}
+# Beside each report, run_scenario records the CPU the cluster under load used
+# (server_pids) and how many Raft log entries its leader (raft_leader) committed: the
+# triggers per entry show how well writes are batched.
+server_pids=() raft_leader=
+run_scenario() { # name, then cmcli bench flags
+  local name=$1 t0 c0 i0 t1 c1 i1
+  shift
+  say "$name: $*"
+  t0=$(date +%s%N) c0=$(cpu_ticks "${server_pids[@]}") i0=$("$bin/benchtool" raft-index "$raft_leader")
+  bench --use-existing --canaries "$canaries" --duration "$duration" --warmup "$warmup" "$@" >"$out/$name.json"
+  t1=$(date +%s%N) c1=$(cpu_ticks "${server_pids[@]}") i1=$("$bin/benchtool" raft-index "$raft_leader")
+  awk -v ticks=$((c1 - c0)) -v entries=$((i1 - i0)) -v ns=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    printf "{\"server_cpu_cores\": %.2f, \"raft_entries_per_second\": %.1f}\n", ticks / hz / (ns / 1e9), entries / (ns / 1e9) }' >"$out/$name.cpu.json"
+}
+server_pids=("${node_pids[@]}") raft_leader=$leader
+if [ "${BENCH_PERF:-0}" != 0 ]; then
+  # A CPU profile of the leader during the measured part of leader-32.
+  (sleep "${warmup%s}" && exec perf record -F 999 -g -p "$leader_pid" -o "$out/leader-32.perf.data" -- sleep "${duration%s}") \
+    >"$work/perf.log" 2>&1 &
+  perf_job=$!
+fi
+run_scenario leader-32 --node "$leader" --connections 32
+if [ -n "${perf_job:-}" ]; then
+  wait "$perf_job" || say "perf record failed: $(tail -1 "$work/perf.log")"
+  perf report -i "$out/leader-32.perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
+    grep -v '^$' | head -80 >"$out/leader-32.perf.txt" || true
+  perf report -i "$out/leader-32.perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+    grep -v '^$' | head -80 >"$out/leader-32.perf-children.txt" || true
+  say "leader CPU profile: $out/leader-32.perf.txt (self), $out/leader-32.perf-children.txt (inclusive)"
+fi
+run_scenario follower-32 --node "$follower" --connections 32
+run_scenario leader-1 --node "$leader" --connections 1
+
+if [ "$late" != 0 ]; then
+  say "late: $late_canaries canaries due within 10s while the leader serves $late_rate triggers/s"
+  bench --node "$leader" --use-existing --canaries "$canaries" --connections 32 --rate "$late_rate" \
+    --duration 25s --warmup 0 >"$out/late-load.json" &
+  load=$!
+  "$bin/benchtool" late --node "$leader" --mailsink "$sink" --canaries "$late_canaries" \
+    --window 10s --lead 10s --out "$out/late.json" >/dev/null
+  wait "$load"
+fi
+stop_all # etcd gets the machine to itself
+
+# --- etcd: three members on loopback -------------------------------------------------
+if [ -n "$etcd_bin" ]; then
+  cluster=
+  for i in 0 1 2; do
+    cluster+="${cluster:+,}e$i=http://127.0.0.1:${port[$((11 + 2 * i + 1))]}"
+  done
+  etcds=() health=() etcd_pids=()
+  for i in 0 1 2; do
+    client=http://127.0.0.1:${port[$((11 + 2 * i))]} peer=http://127.0.0.1:${port[$((11 + 2 * i + 1))]}
+    etcds+=("$client")
+    health+=("$client/health")
+    "${daemon_env[@]}" "$etcd_bin" --name "e$i" --data-dir "$work/etcd$i" \
+      --listen-client-urls "$client" --advertise-client-urls "$client" \
+      --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token coal-mine-bench \
+      >"$work/etcd$i.log" 2>&1 &
+    pids+=($!) etcd_pids+=($!)
+  done
+  "$bin/benchtool" wait-ready "${health[@]}"
+  etcd_leader=$("$bin/benchtool" etcd-leader "${etcds[@]}")
+  say "etcd cluster ready ($("$etcd_bin" --version | head -1)): leader $etcd_leader"
+  server_pids=("${etcd_pids[@]}") raft_leader=$etcd_leader
+  run_scenario etcd-32 --target etcd --node "$etcd_leader" --connections 32
+  run_scenario etcd-1 --target etcd --node "$etcd_leader" --connections 1
+  stop_all
+else
+  say "etcd is not installed (Debian: etcd-server): no etcd comparison"
+fi
+
+echo
+echo "coal-mine bench $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $duration per scenario"
+"$bin/benchtool" table "$out"
+if [ -n "${BENCH_OUT:-}" ]; then
+  cp "$work"/*.log "$out"/ 2>/dev/null || true
+  say "reports and logs kept in $out"
+fi
