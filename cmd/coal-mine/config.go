@@ -48,6 +48,9 @@ type Config struct {
 	LogBackupCount int
 	LogLevel       string
 
+	// DebugAddr serves Go's pprof profiles; empty (the default) serves nothing.
+	DebugAddr string
+
 	// Warnings found while loading, logged once the logger exists.
 	Warnings []string
 	// Files is the list of INI files that were read.
@@ -103,6 +106,7 @@ func settings() []setting {
 		{"log-rotate", "COAL_MINE_LOG_ROTATE", "logging", "rotate", "rotate the log file when it gets too large", setBool(func(c *Config) *bool { return &c.LogRotate }), func(c *Config) string { return strconv.FormatBool(c.LogRotate) }},
 		{"log-max-size", "COAL_MINE_LOG_MAX_SIZE", "logging", "max_size", "log size in bytes before rotating", setInt64(func(c *Config) *int64 { return &c.LogMaxSize }), func(c *Config) string { return strconv.FormatInt(c.LogMaxSize, 10) }},
 		{"log-backup-count", "COAL_MINE_LOG_BACKUP_COUNT", "logging", "backup_count", "rotated log files to keep", setInt(func(c *Config) *int { return &c.LogBackupCount }), func(c *Config) string { return strconv.Itoa(c.LogBackupCount) }},
+		{"debug-addr", "COAL_MINE_DEBUG_ADDR", "logging", "debug_addr", "host:port serving Go's pprof profiles for diagnosis (default: off; keep it on loopback)", setString(func(c *Config) *string { return &c.DebugAddr }), func(c *Config) string { return c.DebugAddr }},
 		{"log-level", "COAL_MINE_LOG_LEVEL", "logging", "level", "debug, info, warn or error", setString(func(c *Config) *string { return &c.LogLevel }), func(c *Config) string { return c.LogLevel }},
 	}
 }

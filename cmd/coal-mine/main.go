@@ -114,6 +114,9 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- server.Serve(listener) }()
+	if cfg.DebugAddr != "" {
+		go serveDebug(cfg.DebugAddr, logger)
+	}
 	logger.Info("coal-mine started", "version", version, "http", listener.Addr().String(), "raft", cfg.RaftAddr, "data_dir", cfg.DataDir, "auth", cfg.AuthKey != "", "email", cfg.EmailSender != "")
 
 	select {
