@@ -10,6 +10,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -43,11 +44,30 @@ const (
 // ErrNoRecipients is returned when the server refused every recipient.
 var ErrNoRecipients = errors.New("every recipient was refused")
 
-// SMTPNotifier sends messages by SMTP, one connection per message.
+// SMTPNotifier sends messages by SMTP. It keeps a few connections open between messages:
+// when many canaries go late at once, a connection (and a TLS handshake and a login) per
+// message would cost more than the messages themselves.
 type SMTPNotifier struct {
 	cfg  SMTPConfig
 	dial func(ctx context.Context, network, addr string) (net.Conn, error) // tests replace it
+
+	mu   sync.Mutex
+	idle []*smtpConn
 }
+
+// smtpConn is an open SMTP session, greeted and logged in, between transactions.
+type smtpConn struct {
+	conn      net.Conn
+	client    *smtp.Client
+	idleSince time.Time
+}
+
+// How many sessions stay open between messages, and for how long: servers drop idle
+// sessions after a minute or more, so 30 s rarely meets a closed one.
+const (
+	maxIdleSMTP     = 8
+	smtpIdleTimeout = 30 * time.Second
+)
 
 // NewSMTPNotifier returns a notifier for cfg, with defaults filled in.
 func NewSMTPNotifier(cfg SMTPConfig) *SMTPNotifier {
@@ -75,29 +95,96 @@ func (n *SMTPNotifier) addr() string {
 func (n *SMTPNotifier) Notify(ctx context.Context, msg Message) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
+	if sc := n.takeIdle(); sc != nil {
+		err := n.deliver(ctx, sc, msg)
+		var reply *textproto.Error
+		if err == nil || errors.As(err, &reply) || ctx.Err() != nil {
+			return err
+		}
+		// Not an answer of the server's: the idle session was dropped under us. Once
+		// more on a fresh one.
+	}
+	sc, err := n.connect(ctx)
+	if err != nil {
+		return err
+	}
+	return n.deliver(ctx, sc, msg)
+}
+
+// connect opens and greets a new session.
+func (n *SMTPNotifier) connect(ctx context.Context) (*smtpConn, error) {
 	conn, err := n.dial(ctx, "tcp", n.addr())
 	if err != nil {
-		return fmt.Errorf("connect to SMTP server %s: %w", n.addr(), err)
+		return nil, fmt.Errorf("connect to SMTP server %s: %w", n.addr(), err)
 	}
-	// The deadline bounds every read and write; closing on cancel ends a send at once
-	// when leadership is lost.
-	deadline, _ := ctx.Deadline()
-	conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	client, err := smtp.NewClient(conn, n.cfg.Host)
+	sc := &smtpConn{conn: conn}
+	err = n.guard(ctx, sc, func() error {
+		client, err := smtp.NewClient(conn, n.cfg.Host)
+		if err != nil {
+			return err
+		}
+		sc.client = client
+		return n.setUp(client)
+	})
 	if err != nil {
 		conn.Close()
-		return fmt.Errorf("SMTP server %s: %w", n.addr(), err)
+		return nil, fmt.Errorf("SMTP server %s: %w", n.addr(), err)
 	}
-	defer client.Close()
-	if err := n.send(client, msg); err != nil {
+	return sc, nil
+}
+
+// deliver sends one message on an open session and keeps the session for the next
+// message if all went well; any failure closes it.
+func (n *SMTPNotifier) deliver(ctx context.Context, sc *smtpConn, msg Message) error {
+	if err := n.guard(ctx, sc, func() error { return n.send(sc.client, msg) }); err != nil {
+		sc.conn.Close()
 		return fmt.Errorf("send %s via %s: %w", msg.MessageID, n.addr(), err)
+	}
+	n.putIdle(sc)
+	return nil
+}
+
+// guard runs fn with the context's deadline on every read and write, and closes the
+// connection if ctx is cancelled first, so a send ends at once when leadership is lost.
+func (n *SMTPNotifier) guard(ctx context.Context, sc *smtpConn, fn func() error) error {
+	deadline, _ := ctx.Deadline()
+	sc.conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { sc.conn.Close() })
+	err := fn()
+	if !stop() {
+		return errors.Join(err, ctx.Err())
+	}
+	sc.conn.SetDeadline(time.Time{})
+	return err
+}
+
+func (n *SMTPNotifier) takeIdle() *smtpConn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for len(n.idle) > 0 {
+		sc := n.idle[len(n.idle)-1]
+		n.idle = n.idle[:len(n.idle)-1]
+		if time.Since(sc.idleSince) < smtpIdleTimeout {
+			return sc
+		}
+		sc.conn.Close()
 	}
 	return nil
 }
 
-func (n *SMTPNotifier) send(c *smtp.Client, msg Message) error {
+func (n *SMTPNotifier) putIdle(sc *smtpConn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.idle) >= maxIdleSMTP {
+		_ = sc.client.Quit()
+		return
+	}
+	sc.idleSince = time.Now()
+	n.idle = append(n.idle, sc)
+}
+
+// setUp greets the server, upgrades to TLS when offered and logs in.
+func (n *SMTPNotifier) setUp(c *smtp.Client) error {
 	if n.cfg.LocalName != "" {
 		if err := c.Hello(n.cfg.LocalName); err != nil {
 			return fmt.Errorf("hello: %w", err)
@@ -118,10 +205,16 @@ func (n *SMTPNotifier) send(c *smtp.Client, msg Message) error {
 			return fmt.Errorf("auth: %w", err)
 		}
 	}
+	return nil
+}
+
+// send runs one mail transaction on a set-up session.
+func (n *SMTPNotifier) send(c *smtp.Client, msg Message) error {
 	if err := c.Mail(msg.Sender); err != nil {
 		return fmt.Errorf("mail from: %w", err)
 	}
 	if err := n.rcpt(c, msg); err != nil {
+		_ = c.Reset()
 		return err
 	}
 	w, err := c.Data()
@@ -134,7 +227,7 @@ func (n *SMTPNotifier) send(c *smtp.Client, msg Message) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
-	return c.Quit()
+	return nil
 }
 
 // rcpt names the recipients. A recipient refused for good (5xx) is left out so that the

@@ -134,3 +134,36 @@ func TestLogNotifier(t *testing.T) {
 }
 
 func slogTo(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestSMTPNotifierReusesSessions: a burst of notifications shares connections, and a
+// session the server dropped while idle is replaced without failing the message.
+func TestSMTPNotifierReusesSessions(t *testing.T) {
+	sink := startSink(t)
+	n := NewSMTPNotifier(sinkConfig(t, sink.Addr()))
+	var dials int
+	var conns []net.Conn
+	dial := n.dial
+	n.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials++
+		c, err := dial(ctx, network, addr)
+		if err == nil {
+			conns = append(conns, c)
+		}
+		return c, err
+	}
+	for range 5 {
+		if err := n.Notify(context.Background(), testMessage()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dials != 1 || len(sink.Messages()) != 5 {
+		t.Fatalf("5 sequential messages took %d connections; sink has %d", dials, len(sink.Messages()))
+	}
+	conns[0].Close() // as if the server had timed the idle session out
+	if err := n.Notify(context.Background(), testMessage()); err != nil {
+		t.Fatalf("send after the idle session was dropped: %v", err)
+	}
+	if dials != 2 || len(sink.Messages()) != 6 {
+		t.Fatalf("after a dropped session: %d connections, %d messages", dials, len(sink.Messages()))
+	}
+}
