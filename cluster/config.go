@@ -107,7 +107,7 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("BootstrapExpect %d needs GossipAddr", c.BootstrapExpect))
 		}
 		if len(c.Join) > 0 {
-			errs = append(errs, errors.New("Join needs GossipAddr"))
+			errs = append(errs, errors.New("a Join list needs GossipAddr"))
 		}
 	}
 	for name, addr := range map[string]string{

@@ -151,16 +151,6 @@ func (c *testCluster) running() []*testNode {
 	return out
 }
 
-func (c *testCluster) byID(id string) *testNode {
-	for _, tn := range c.nodes {
-		if tn.id == id {
-			return tn
-		}
-	}
-	c.t.Fatalf("no node %q", id)
-	return nil
-}
-
 // waitLeader waits until the given nodes (default: all running) agree on
 // one leader among them, and returns it.
 func (c *testCluster) waitLeader(timeout time.Duration, among ...*testNode) *testNode {

@@ -30,13 +30,6 @@ func (f *leadershipFanout) publish(leader bool) {
 	}
 }
 
-// isLeader is the last published state.
-func (f *leadershipFanout) isLeader() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.current
-}
-
 // subscribe returns a channel that first carries the current state and then
 // every transition, and a function that unsubscribes (closing the channel).
 func (f *leadershipFanout) subscribe() (<-chan bool, func()) {

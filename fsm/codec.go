@@ -108,9 +108,8 @@ func (e *encoder) notification(n *Notification) {
 // decoder reads what encoder wrote. The first error sticks; later reads return zero
 // values, and err() reports it.
 type decoder struct {
-	r     *bufio.Reader
-	e     error
-	limit uint64
+	r *bufio.Reader
+	e error
 }
 
 // maxDecodedLength caps any one string or list, so a corrupt snapshot fails cleanly

@@ -63,10 +63,7 @@ func normalizeImported(in Canary) (*Canary, error) {
 	if err := validateEmails(c.Emails); err != nil {
 		return nil, err
 	}
-	hist := make([]HistoryEntry, len(in.History))
-	for i, h := range in.History {
-		hist[i] = h
-	}
+	hist := append([]HistoryEntry(nil), in.History...)
 	sortHistory(hist)
 	if len(hist) > historyMax {
 		hist = hist[len(hist)-historyMax:]

@@ -17,11 +17,9 @@ import (
 
 // loadPlan is how hard and how long to load a target.
 type loadPlan struct {
-	connections int
-	duration    time.Duration // 0: until requests are sent
-	requests    int64         // 0: until duration has passed
-	rate        float64       // requests per second over all connections; 0: closed loop
-	timeout     time.Duration // per request
+	duration time.Duration // 0: until requests are sent
+	requests int64         // 0: until duration has passed
+	rate     float64       // requests per second over all connections; 0: closed loop
 }
 
 // requestFunc builds the request that touches key number key (0 <= key < keys).

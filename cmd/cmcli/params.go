@@ -64,8 +64,6 @@ func (s canarySelector) addTo(params url.Values) {
 	}
 }
 
-func (s canarySelector) empty() bool { return s.ID == "" && s.Name == "" && s.Slug == "" }
-
 // optionalString is a flag value that is sent only when given (even if empty,
 // so `--description ”` clears a description).
 type optionalString struct {
