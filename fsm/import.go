@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -88,15 +89,5 @@ func normalizeImported(in Canary) (*Canary, error) {
 
 // sortHistory orders entries oldest first (stable, so equal times keep their order).
 func sortHistory(h []HistoryEntry) {
-	slices.SortStableFunc(h, func(a, b HistoryEntry) int { return cmpInt(a.Micros, b.Micros) })
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	slices.SortStableFunc(h, func(a, b HistoryEntry) int { return cmp.Compare(a.Micros, b.Micros) })
 }

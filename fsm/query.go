@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"cmp"
 	"regexp"
 	"slices"
 	"time"
@@ -122,7 +123,7 @@ func (f *FSM) Outbox() []Notification {
 	for _, n := range f.outbox {
 		out = append(out, n)
 	}
-	slices.SortFunc(out, func(a, b Notification) int { return cmpUint(a.Seq, b.Seq) })
+	slices.SortFunc(out, func(a, b Notification) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out
 }
 

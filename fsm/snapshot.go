@@ -3,6 +3,7 @@ package fsm
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -42,7 +43,7 @@ func (s *snapshot) Release() {}
 // encode writes the snapshot to w.
 func (s *snapshot) encode(w io.Writer) error {
 	e := &encoder{w: bufio.NewWriterSize(w, 1<<20), buf: make([]byte, 0, 4096)}
-	slices.SortFunc(s.outbox, func(a, b Notification) int { return cmpUint(a.Seq, b.Seq) })
+	slices.SortFunc(s.outbox, func(a, b Notification) int { return cmp.Compare(a.Seq, b.Seq) })
 	e.buf = append(e.buf, snapshotMagic...)
 	e.uvarint(snapshotFormat)
 	e.uvarint(s.nextSeq)
@@ -110,14 +111,4 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 		st.outbox[n.Seq] = n
 	}
 	return st, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
