@@ -29,7 +29,8 @@ const (
 
 // raftParts are the pieces of a Raft server that Shutdown must close.
 type raftParts struct {
-	store     *raftboltdb.BoltStore
+	store     *raftboltdb.BoltStore // term and vote
+	log       *logStore             // the Raft log
 	snapshots *raft.FileSnapshotStore
 	transport *raft.NetworkTransport
 	raft      *raft.Raft
@@ -60,11 +61,15 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		}
 		return nil, fmt.Errorf("open raft.db: %w", err)
 	}
-	logs, err := raft.NewLogCache(logCacheSize, p.store)
+	hclogger := newHCLogAdapter(cfg.Logger, "raft")
+	p.log, err = openLogStore(cfg.DataDir, p.store, hclogger)
+	if err != nil {
+		return nil, err
+	}
+	logs, err := raft.NewLogCache(logCacheSize, p.log)
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
-	hclogger := newHCLogAdapter(cfg.Logger, "raft")
 	// FileSnapshotStore keeps its files in <DataDir>/snapshots.
 	p.snapshots, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, snapshotsRetained, hclogger.Named("snapshots"))
 	if err != nil {
@@ -133,6 +138,11 @@ func (p *raftParts) close() error {
 		}
 	} else if p.transport != nil {
 		p.transport.Close()
+	}
+	if p.log != nil {
+		if err := p.log.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close raft log: %w", err))
+		}
 	}
 	if p.store != nil {
 		if err := p.store.Close(); err != nil {

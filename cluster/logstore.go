@@ -1,0 +1,114 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+)
+
+// The Raft log lives in a write-ahead log (raft-wal) in <DataDir>/raft-wal; raft.db
+// (BoltDB) keeps the term and vote. A bbolt commit costs two fdatasyncs (pages, then
+// meta page) where an append to a preallocated WAL segment costs one, and the log write
+// sits on the commit path twice in series (leader, then follower): measured on this
+// machine, a 2 KB StoreLogs takes 373 µs in bbolt and 178 µs in the WAL.
+const walDirName = "raft-wal"
+
+// migrateBatch is how many entries move from raft.db to the WAL per append.
+const migrateBatch = 1024
+
+// logStore is the WAL with the metadata database it opens, which WAL.Close leaves open
+// (and locked): a node restarted in the same process could not open it again.
+type logStore struct {
+	*wal.WAL
+	meta *metadb.BoltMetaDB
+}
+
+// Close closes the WAL, then its metadata.
+func (s *logStore) Close() error {
+	return errors.Join(s.WAL.Close(), s.meta.Close())
+}
+
+// openLogStore opens the WAL in dataDir and moves into it any entries that an older
+// version left in raft.db, so an upgrade loses no acknowledged write.
+func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, logger *hclogAdapter) (*logStore, error) {
+	s, err := openWAL(filepath.Join(dataDir, walDirName), logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateBoltLogs(bolt, s); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("move raft log from raft.db to %s: %w", walDirName, err)
+	}
+	return s, nil
+}
+
+func openWAL(dir string, logger *hclogAdapter) (*logStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	s := &logStore{meta: &metadb.BoltMetaDB{}}
+	var err error
+	s.WAL, err = wal.Open(dir, wal.WithMetaStore(s.meta), wal.WithLogger(logger.Named("wal")))
+	if err != nil {
+		s.meta.Close()
+		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// migrateBoltLogs appends to dst the entries of src that dst lacks, then deletes them
+// from src. It is safe to rerun after a crash at any point: entries are copied before
+// they are deleted, and a rerun continues after the last entry dst holds.
+func migrateBoltLogs(src raft.LogStore, dst raft.LogStore) error {
+	first, err := src.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := src.LastIndex()
+	if err != nil {
+		return err
+	}
+	if last == 0 {
+		return nil
+	}
+	have, err := dst.LastIndex()
+	if err != nil {
+		return err
+	}
+	next := first
+	if have != 0 {
+		dstFirst, err := dst.FirstIndex()
+		if err != nil {
+			return err
+		}
+		if dstFirst > first || have+1 < first {
+			return fmt.Errorf("raft.db holds entries %d-%d and the WAL %d-%d: they do not join", first, last, dstFirst, have)
+		}
+		next = have + 1
+	}
+	for next <= last {
+		end := min(last, next+migrateBatch-1)
+		batch := make([]*raft.Log, 0, end-next+1)
+		for i := next; i <= end; i++ {
+			l := new(raft.Log)
+			if err := src.GetLog(i, l); err != nil {
+				return fmt.Errorf("read entry %d: %w", i, err)
+			}
+			batch = append(batch, l)
+		}
+		if err := dst.StoreLogs(batch); err != nil {
+			return fmt.Errorf("append entries %d-%d: %w", next, end, err)
+		}
+		next = end + 1
+	}
+	if err := src.DeleteRange(first, last); err != nil && !errors.Is(err, raft.ErrLogNotFound) {
+		return fmt.Errorf("delete moved entries: %w", err)
+	}
+	return nil
+}
