@@ -37,6 +37,9 @@ type Options struct {
 	// PipelineMin is how many commands must be waiting before a further entry goes out
 	// while another is still in flight.
 	PipelineMin int
+	// Relay leaves the commands' time unset: they are relayed to the leader, whose
+	// proposer stamps them (Commit), so that one clock orders every command.
+	Relay bool
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -99,7 +102,7 @@ func (p *Proposer) Close() {
 // was committed but rejected by Apply (not found, invalid, ...); err is for failures to
 // commit at all (ErrNotLeader, a context deadline, shutdown).
 func (p *Proposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
-	p.stamp(&cmd)
+	p.stamp(&cmd, p.opts.Relay)
 	req := &request{ctx: ctx, cmd: cmd, result: make(chan outcome, 1)}
 	select {
 	case p.requests <- req:
@@ -140,6 +143,20 @@ func (p *Proposer) Create(ctx context.Context, c fsm.Create, taken func(id strin
 	return fsm.Result{}, fmt.Errorf("create canary: no free id after 10 draws")
 }
 
+// Commit stamps cmds and commits them now as one log entry of their own, outside the
+// batching: they are a batch a follower gathered and relayed. It returns one result per
+// command, or an error if the entry was not committed.
+func (p *Proposer) Commit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	for i := range cmds {
+		cmds[i].At = time.Time{}
+		p.stamp(&cmds[i], false)
+	}
+	return p.applyEntry(ctx, cmds)
+}
+
 // NewID draws a canary id: eight random lower-case letters, as the original.
 func NewID() string {
 	b := make([]byte, 8)
@@ -149,11 +166,11 @@ func NewID() string {
 	return string(b)
 }
 
-// stamp sets the version and the proposer's time, in UTC to the microsecond like every
-// stored timestamp.
-func (p *Proposer) stamp(cmd *fsm.Command) {
+// stamp sets the version and, unless the leader will, the proposer's time, in UTC to the
+// microsecond like every stored timestamp.
+func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 	cmd.Version = fsm.CommandVersion
-	if cmd.At.IsZero() {
+	if cmd.At.IsZero() && !leaveTime {
 		cmd.At = p.opts.Now().UTC().Truncate(time.Microsecond)
 	}
 }
@@ -245,14 +262,18 @@ func (p *Proposer) commit(batch []*request) {
 }
 
 func (p *Proposer) apply(live []*request, cmds []fsm.Command) ([]fsm.Result, error) {
-	entry, err := fsm.EncodeBatch(cmds)
-	if err != nil {
-		return nil, err
-	}
 	// The entry must not be abandoned because one request gave up: use the longest
 	// deadline among the requests so that the others still get their answer.
 	ctx, cancel := context.WithTimeout(context.Background(), maxRemaining(live))
 	defer cancel()
+	return p.applyEntry(ctx, cmds)
+}
+
+func (p *Proposer) applyEntry(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
+	entry, err := fsm.EncodeBatch(cmds)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := p.applier.Apply(ctx, entry)
 	if err != nil {
 		return nil, err

@@ -123,3 +123,75 @@ func BenchmarkProposeParallel(b *testing.B) {
 		}
 	})
 }
+
+// relayApplier is a follower's view of the leader: it hands each entry to the leader's
+// Commit, as the HTTP relay does, and records whether the follower stamped a time.
+type relayApplier struct {
+	leader  *Proposer
+	entries atomic.Int64
+	stamped atomic.Bool
+}
+
+func (a *relayApplier) Apply(ctx context.Context, entry []byte) (any, error) {
+	a.entries.Add(1)
+	cmds, err := fsm.DecodeBatch(entry)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cmds {
+		if !c.At.IsZero() {
+			a.stamped.Store(true)
+		}
+	}
+	time.Sleep(2 * time.Millisecond) // the hop to the leader
+	return a.leader.Commit(ctx, cmds)
+}
+
+func TestRelayedCommandsAreBatchedAndStampedByTheLeader(t *testing.T) {
+	leaderClock := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	state := fsm.New()
+	leader := New(&fsmApplier{fsm: state}, Options{Now: func() time.Time { return leaderClock }})
+	defer leader.Close()
+	created, err := leader.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+	if err != nil || created.Err != nil {
+		t.Fatalf("create: %v %v", err, created.Err)
+	}
+	ra := &relayApplier{leader: leader}
+	relay := New(ra, Options{Relay: true, Now: func() time.Time { return leaderClock.Add(time.Hour) }})
+	defer relay.Close()
+
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID}})
+			if err == nil && res.Err == nil && res.Canary.History[len(res.Canary.History)-1].Time() != leaderClock {
+				err = fmt.Errorf("trigger stamped %v, want the leader's %v", res.Canary.History[len(res.Canary.History)-1].Time(), leaderClock)
+			}
+			if err == nil {
+				err = res.Err
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ra.stamped.Load() {
+		t.Error("the relay stamped its own clock on a command")
+	}
+	if got := ra.entries.Load(); got >= n {
+		t.Errorf("%d relayed requests for %d commands: no batching", got, n)
+	}
+	res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "nosuchid"}})
+	if err != nil || !errors.Is(res.Err, fsm.ErrNotFound) {
+		t.Errorf("relayed trigger of an unknown canary: %v, %v", res.Err, err)
+	}
+}
