@@ -304,15 +304,24 @@ func parsePeriodicity(p *params) (*fsm.Periodicity, error) {
 
 // command runs a command on one canary on the leader: resolve the target there (its
 // state is the newest), propose, render.
+// On a follower, a command on a canary named by id goes to the leader in the relay's
+// next batch.
 func (s *server) command(c *gin.Context, t target, build func(id string) fsm.Command, render func(fsm.Result) reply) {
-	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
+	var relayed leaderOp
+	if t.id != "" && s.relay != nil {
+		relayed = func(ctx context.Context) (reply, error) {
+			res, err := s.relay.Propose(ctx, build(t.id))
+			return s.result(res, err, render)
+		}
+	}
+	s.onLeaderFor(c, ignoredBody(), s.commitTimeout, func(ctx context.Context) (reply, error) {
 		id, err := s.resolve(t)
 		if err != nil {
 			return errorToReply(err), nil
 		}
 		res, err := s.proposer.Propose(ctx, build(id))
 		return s.result(res, err, render)
-	})
+	}, relayed)
 }
 
 // result turns a proposal's outcome into a reply: err (not committed) goes back to

@@ -157,5 +157,5 @@ func (s *server) restore(c *gin.Context, p *params) {
 			return s.operatorError("restore", err)
 		}
 		return okReply(okBody), nil
-	})
+	}, nil)
 }

@@ -31,6 +31,13 @@ type Store interface {
 type Proposer interface {
 	Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
 	Create(ctx context.Context, c fsm.Create, taken func(id string) bool) (fsm.Result, error)
+	// Commit commits a batch a follower relayed as one entry (see NewRelay).
+	Commit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error)
+}
+
+// Relay sends commands to the leader in batches: NewRelay.
+type Relay interface {
+	Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
 }
 
 // Cluster is what the HTTP layer needs to know about Raft leadership and membership.
@@ -76,6 +83,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// ForwardClient forwards requests to the leader. Nil makes a keep-alive client.
 	ForwardClient *http.Client
+	// Relay, on a follower, batches the commands on one canary named by id (triggers)
+	// to the leader. Nil forwards each request on its own.
+	Relay Relay
 }
 
 // Defaults for the zero values of Config.

@@ -35,11 +35,13 @@ var errNoAnswer = errors.New("leader did not answer")
 // leader in one hop. While no leader is known, or while leadership moves, it waits
 // and retries, up to the election wait; then it answers 503 with Retry-After.
 func (s *server) onLeader(c *gin.Context, body *requestBody, op leaderOp) {
-	s.onLeaderFor(c, body, s.commitTimeout, op)
+	s.onLeaderFor(c, body, s.commitTimeout, op, nil)
 }
 
 // onLeaderFor is onLeader with op bounded by timeout on the leader (0: by the client).
-func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Duration, op leaderOp) {
+// A follower runs relayed, when given, instead of forwarding the request; if the leader
+// refuses the relay, it forwards.
+func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Duration, op, relayed leaderOp) {
 	ctx := c.Request.Context()
 	deadline := time.Now().Add(s.electionWait)
 	forwarded := c.GetHeader(forwardedHeader) != ""
@@ -60,6 +62,25 @@ func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Dur
 			if !errors.Is(err, propose.ErrNotLeader) {
 				s.log.Error("commit failed", "endpoint", endpointLabel(c), "error", err)
 				s.unavailable(c, "the change could not be committed in time; it may still be applied: retry")
+				return
+			}
+		case !forwarded && relayed != nil && s.cluster.LeaderHTTPAddr() != "":
+			r, err := runOnLeader(ctx, s.forwardTimeout, relayed)
+			switch {
+			case err == nil:
+				s.metrics.forwards.WithLabelValues("relayed").Inc()
+				s.write(c, r)
+				return
+			case errors.Is(err, errRelayRefused):
+				s.log.Warn("leader refused a relayed batch: forwarding requests one by one", "error", err)
+				relayed = nil
+				continue
+			case errors.Is(err, errUnreachable), errors.Is(err, propose.ErrNotLeader):
+				// Not applied: wait for the leader, then relay again.
+			default:
+				s.metrics.forwards.WithLabelValues("failed").Inc()
+				s.log.Warn("relay to leader failed", "error", err)
+				s.unavailable(c, "the leader did not answer; the request may have been applied: retry")
 				return
 			}
 		case !forwarded:

@@ -68,6 +68,17 @@ func (p *fakeProposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result
 	return p.fsm.ApplyCommands([]fsm.Command{cmd})[0], nil
 }
 
+func (p *fakeProposer) Commit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
+	results := make([]fsm.Result, len(cmds))
+	for i, cmd := range cmds {
+		var err error
+		if results[i], err = p.Propose(ctx, cmd); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
 func (p *fakeProposer) Create(ctx context.Context, c fsm.Create, taken func(string) bool) (fsm.Result, error) {
 	for {
 		c.ID = propose.NewID()

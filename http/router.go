@@ -21,6 +21,7 @@ type server struct {
 	authKey         string
 	store           Store
 	proposer        Proposer
+	relay           Relay
 	cluster         Cluster
 	log             *slog.Logger
 	now             func() time.Time
@@ -40,6 +41,7 @@ func NewHandler(cfg Config) http.Handler {
 		authKey:         cfg.AuthKey,
 		store:           cfg.Store,
 		proposer:        cfg.Proposer,
+		relay:           cfg.Relay,
 		cluster:         cfg.Cluster,
 		log:             cfg.Logger,
 		now:             cfg.Now,
@@ -100,6 +102,7 @@ func (s *server) routes() *gin.Engine {
 	getPost(clusterPrefix+"transfer-leader", s.api(true, s.transferLeader))
 	r.GET(clusterPrefix+"snapshot", s.api(true, s.backup))
 	r.POST(clusterPrefix+"snapshot", s.api(true, s.restore))
+	r.POST(relayPath, s.api(true, s.relayBatch))
 
 	for _, m := range []string{http.MethodGet, http.MethodHead} {
 		r.Handle(m, "/healthz", s.healthz)

@@ -99,10 +99,14 @@ func run(ctx context.Context, cfg Config) error {
 	alertsDone := make(chan error, 1)
 	go func() { alertsDone <- alerts.Run(alertsCtx) }()
 
+	// On a follower, triggers reach the leader in batches.
+	relay := http.NewRelay(http.RelayConfig{Cluster: clusterAPI{node}, AuthKey: cfg.AuthKey})
+	defer relay.Close()
 	handler := http.NewHandler(http.Config{
 		AuthKey:  cfg.AuthKey,
 		Store:    state,
 		Proposer: proposer,
+		Relay:    relay,
 		Cluster:  clusterAPI{node},
 		Logger:   logger,
 	})
@@ -137,6 +141,7 @@ func run(ctx context.Context, cfg Config) error {
 	if err := node.Leave(shutdownCtx); err != nil {
 		logger.Warn("leave cluster", "err", err)
 	}
+	relay.Close()
 	proposer.Close()
 	if err := node.Shutdown(); err != nil {
 		return fmt.Errorf("stop raft: %w", err)

@@ -1,0 +1,126 @@
+package http
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/coal-mine/coal-mine/fsm"
+)
+
+// withRelay gives the node a relay that authenticates with key.
+func withRelay(t *testing.T, key string) nodeOption {
+	return func(c *Config) {
+		r := NewRelay(RelayConfig{Cluster: c.Cluster, AuthKey: key})
+		t.Cleanup(r.Close)
+		c.Relay = r
+	}
+}
+
+func TestFollowerRelaysTriggersInBatches(t *testing.T) {
+	c := newCluster2(t, withAuth("k"), withRelay(t, "k"))
+	id := c.leader.get(t, canaryPrefix+"create?name=relayed&periodicity=3600&auth_key=k").canary()["id"].(string)
+	c.leaderHits.Store(0)
+
+	const n = 64
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- c.follower.get(t, fmt.Sprintf("/%s?m=t%d", id, i)).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusOK {
+			t.Fatalf("relayed trigger answered %d", s)
+		}
+	}
+	canary, err := c.leader.fsm.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if triggers := len(canary.History) - 1; triggers != n {
+		t.Errorf("%d triggers in the leader's history, want %d", triggers, n)
+	}
+	if hits := c.leaderHits.Load(); hits >= n {
+		t.Errorf("the leader got %d requests for %d triggers: not batched", hits, n)
+	}
+
+	// Answers render from the leader's results, errors included.
+	r := c.follower.get(t, canaryPrefix+"pause?id="+id+"&comment=relayed%20pause&auth_key=k")
+	expectStatus(t, r, http.StatusOK)
+	if r.canary()["paused"] != true || r.canary()["id"] != id {
+		t.Errorf("relayed pause answered %s", r.raw)
+	}
+	r = c.follower.get(t, canaryPrefix+"pause?id="+id+"&auth_key=k")
+	expectStatus(t, r, http.StatusBadRequest)
+	if r.str("error") != "Canary is already paused" {
+		t.Errorf("relayed second pause answered %s", r.raw)
+	}
+	r = c.follower.get(t, canaryPrefix+"trigger?id=zzzzzzzz")
+	expectStatus(t, r, http.StatusNotFound)
+	r = c.follower.get(t, "/"+id)
+	expectStatus(t, r, http.StatusOK)
+	if r.body["recovered"] != false || r.body["unpaused"] != true {
+		t.Errorf("relayed trigger of a paused canary answered %s", r.raw)
+	}
+	if !strings.Contains(c.follower.get(t, "/metrics").raw, `coal_mine_http_forwards_total{outcome="relayed"}`) {
+		t.Error("relayed requests are not counted in /metrics")
+	}
+}
+
+func TestRefusedRelayFallsBackToForwarding(t *testing.T) {
+	c := newCluster2(t, withAuth("k"), withRelay(t, "not-the-leaders-key"))
+	id := c.leader.get(t, canaryPrefix+"create?name=fallback&periodicity=3600&auth_key=k").canary()["id"].(string)
+	for range 3 {
+		expectStatus(t, c.follower.get(t, "/"+id), http.StatusOK)
+	}
+	canary, _ := c.leader.fsm.Get(id)
+	if triggers := len(canary.History) - 1; triggers != 3 {
+		t.Errorf("%d triggers reached the leader, want 3", triggers)
+	}
+}
+
+func TestRelayEndpointRefusesBadBatches(t *testing.T) {
+	leader := newNode(t, nil, withAuth("k"))
+	create, _ := fsm.EncodeBatch([]fsm.Command{{Type: fsm.TypeCreate, Create: &fsm.Create{ID: "abcdefgh", Name: "x", Periodicity: fsm.Periodicity{Seconds: 60}}}})
+	trigger, _ := fsm.EncodeBatch([]fsm.Command{{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "abcdefgh"}}})
+	tests := []struct {
+		name   string
+		target string
+		body   []byte
+		leader bool
+		status int
+	}{
+		{"no auth key", relayPath, trigger, true, http.StatusUnauthorized},
+		{"not a batch", relayPath + "?auth_key=k", []byte("{}"), true, http.StatusBadRequest},
+		{"a create", relayPath + "?auth_key=k", create, true, http.StatusBadRequest},
+		{"not the leader", relayPath + "?auth_key=k", trigger, false, http.StatusMisdirectedRequest},
+		{"a trigger", relayPath + "?auth_key=k", trigger, true, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leader.cluster.setLeader(tt.leader, "")
+			r := serve(t, leader.handler, httptest.NewRequest(http.MethodPost, tt.target, bytes.NewReader(tt.body)))
+			expectStatus(t, r, tt.status)
+			if tt.status != http.StatusOK {
+				return
+			}
+			results, err := fsm.DecodeResults([]byte(r.raw))
+			if err != nil || len(results) != 1 || results[0].Err == nil {
+				t.Errorf("trigger of a missing canary: %v, %+v", err, results)
+			}
+		})
+	}
+	if _, err := leader.fsm.Get("abcdefgh"); err == nil {
+		t.Error("a relayed create was applied")
+	}
+}
