@@ -1,7 +1,7 @@
 // Package cluster runs the Raft node of coal-mine.
 //
-// A Node wraps hashicorp/raft (log and stable store in raft-boltdb, file
-// snapshots) and hashicorp/memberlist (gossip membership). It takes any
+// A Node wraps hashicorp/raft (log in raft-wal, term and vote in
+// raft-boltdb, file snapshots) and hashicorp/memberlist (gossip membership). It takes any
 // raft.FSM, so it knows nothing of canaries.
 //
 // Membership follows the Consul model: every node gossips its node id, Raft
