@@ -303,9 +303,8 @@ func parsePeriodicity(p *params) (*fsm.Periodicity, error) {
 }
 
 // command runs a command on one canary on the leader: resolve the target there (its
-// state is the newest), propose, render.
-// On a follower, a command on a canary named by id goes to the leader in the relay's
-// next batch.
+// state is the newest), propose, render. On a follower, a command on a canary named by
+// id needs no resolving and goes to the leader in the relay's next batch.
 func (s *server) command(c *gin.Context, t target, build func(id string) fsm.Command, render func(fsm.Result) reply) {
 	var relayed leaderOp
 	if t.id != "" && s.relay != nil {

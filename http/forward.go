@@ -72,7 +72,6 @@ func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Dur
 				s.write(c, r)
 				return
 			case errors.Is(err, errRelayRefused):
-				s.log.Warn("leader refused a relayed batch: forwarding requests one by one", "error", err)
 				relayed = nil
 				continue
 			case errors.Is(err, errUnreachable), errors.Is(err, propose.ErrNotLeader):

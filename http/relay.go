@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
+	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
 	"github.com/coal-mine/coal-mine/fsm/propose"
@@ -49,7 +52,13 @@ type RelayConfig struct {
 	AuthKey string
 	// Client carries the batches. Nil makes a keep-alive client.
 	Client *http.Client
+	// Logger hears when the leader refuses the relay. Nil discards.
+	Logger *slog.Logger
 }
+
+// refusalBackoff is how long a follower forwards requests one by one after the leader
+// refused a relayed batch, before it tries relaying again.
+const refusalBackoff = time.Minute
 
 // NewRelay starts the follower's batcher; pass it as Config.Relay and Close it after the
 // HTTP server has stopped.
@@ -57,15 +66,22 @@ func NewRelay(cfg RelayConfig) *propose.Proposer {
 	if cfg.Client == nil {
 		cfg.Client = newForwardClient()
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return propose.New(&relayApplier{cfg: cfg}, propose.Options{Relay: true})
 }
 
 // relayApplier sends one batch to the leader.
 type relayApplier struct {
-	cfg RelayConfig
+	cfg          RelayConfig
+	refusedUntil atomic.Int64 // unix nanoseconds
 }
 
 func (a *relayApplier) Apply(ctx context.Context, entry []byte) (any, error) {
+	if time.Now().UnixNano() < a.refusedUntil.Load() {
+		return nil, errRelayRefused
+	}
 	addr := a.cfg.Cluster.LeaderHTTPAddr()
 	if addr == "" || a.cfg.Cluster.IsLeader() {
 		return nil, fmt.Errorf("relay: %w", propose.ErrNotLeader)
@@ -101,6 +117,9 @@ func (a *relayApplier) Apply(ctx context.Context, entry []byte) (any, error) {
 	case resp.StatusCode == statusNotLeader:
 		return nil, fmt.Errorf("relay to %s: %w", addr, propose.ErrNotLeader)
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		a.refusedUntil.Store(time.Now().Add(refusalBackoff).UnixNano())
+		a.cfg.Logger.Warn("leader refused a relayed batch: forwarding requests one by one for a while",
+			"leader", addr, "status", resp.StatusCode, "retry_in", refusalBackoff)
 		return nil, fmt.Errorf("%w: %s answered %d", errRelayRefused, addr, resp.StatusCode)
 	default:
 		return nil, fmt.Errorf("%w: %s answered %d", errNoAnswer, addr, resp.StatusCode)

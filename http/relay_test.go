@@ -80,12 +80,17 @@ func TestFollowerRelaysTriggersInBatches(t *testing.T) {
 func TestRefusedRelayFallsBackToForwarding(t *testing.T) {
 	c := newCluster2(t, withAuth("k"), withRelay(t, "not-the-leaders-key"))
 	id := c.leader.get(t, canaryPrefix+"create?name=fallback&periodicity=3600&auth_key=k").canary()["id"].(string)
+	c.leaderHits.Store(0)
 	for range 3 {
 		expectStatus(t, c.follower.get(t, "/"+id), http.StatusOK)
 	}
 	canary, _ := c.leader.fsm.Get(id)
 	if triggers := len(canary.History) - 1; triggers != 3 {
 		t.Errorf("%d triggers reached the leader, want 3", triggers)
+	}
+	// One refused batch, then the follower stops trying for a while: three forwards.
+	if hits := c.leaderHits.Load(); hits != 4 {
+		t.Errorf("the leader got %d requests, want 1 refused relay and 3 forwards", hits)
 	}
 }
 

@@ -100,7 +100,7 @@ func run(ctx context.Context, cfg Config) error {
 	go func() { alertsDone <- alerts.Run(alertsCtx) }()
 
 	// On a follower, triggers reach the leader in batches.
-	relay := http.NewRelay(http.RelayConfig{Cluster: clusterAPI{node}, AuthKey: cfg.AuthKey})
+	relay := http.NewRelay(http.RelayConfig{Cluster: clusterAPI{node}, AuthKey: cfg.AuthKey, Logger: logger})
 	defer relay.Close()
 	handler := http.NewHandler(http.Config{
 		AuthKey:  cfg.AuthKey,
