@@ -1,12 +1,10 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -112,13 +110,7 @@ func TestMigrateBoltLogs(t *testing.T) {
 func TestUpgradeFromBoltLog(t *testing.T) {
 	dir := t.TempDir()
 	cfg := singleNodeConfig(t, dir)
-	n, err := New(context.Background(), cfg, newKV())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	n := startLeader(t, cfg, newKV())
 	for i := range 50 {
 		apply(t, n, fmt.Sprintf("k%d", i), fmt.Sprint(i))
 	}
@@ -148,14 +140,8 @@ func TestUpgradeFromBoltLog(t *testing.T) {
 	}
 
 	fsm := newKV()
-	n, err = New(context.Background(), cfg, fsm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n = startLeader(t, cfg, fsm)
 	defer n.Shutdown()
-	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
 	apply(t, n, "after-upgrade", "x")
 	for i := range 50 {
 		if got, _ := fsm.get(fmt.Sprintf("k%d", i)); got != fmt.Sprint(i) {

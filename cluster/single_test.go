@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func singleNodeConfig(t testing.TB, dir string) Config {
@@ -14,6 +16,20 @@ func singleNodeConfig(t testing.TB, dir string) Config {
 		HTTPAddr: "127.0.0.1:8080",
 		Logger:   newTestLogger(t),
 	}
+}
+
+// startLeader starts a single node and waits until it leads.
+func startLeader(t *testing.T, cfg Config, fsm raft.FSM) *Node {
+	t.Helper()
+	n, err := New(context.Background(), cfg, fsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
+		n.Shutdown()
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
@@ -65,13 +81,7 @@ func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
 func TestSingleNodeRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
 	cfg := singleNodeConfig(t, dir)
-	n, err := New(context.Background(), cfg, newKV())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	n := startLeader(t, cfg, newKV())
 	id := n.ID()
 	apply(t, n, "before-snapshot", "1")
 	if err := n.raft.Snapshot().Error(); err != nil {
@@ -89,7 +99,7 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 	}
 
 	fsm := newKV()
-	n, err = New(context.Background(), cfg, fsm)
+	n, err := New(context.Background(), cfg, fsm)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,26 +44,13 @@ func TestConcurrentProposalsShareEntries(t *testing.T) {
 	}
 	id := res.Canary.ID
 	const n = 200
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := p.Propose(ctx, fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: fmt.Sprint(i)}})
-			if err == nil {
-				err = res.Err
-			}
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	proposeConcurrently(t, n, func(i int) error {
+		res, err := p.Propose(ctx, fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: fmt.Sprint(i)}})
+		if err == nil {
+			err = res.Err
 		}
-	}
+		return err
+	})
 	c, _ := state.Get(id)
 	if len(c.History) != n+1 {
 		t.Fatalf("history has %d entries, want %d", len(c.History), n+1)
@@ -161,29 +148,16 @@ func TestRelayedCommandsAreBatchedAndStampedByTheLeader(t *testing.T) {
 	defer relay.Close()
 
 	const n = 100
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID}})
-			if err == nil && res.Err == nil && res.Canary.History[len(res.Canary.History)-1].Time() != leaderClock {
-				err = fmt.Errorf("trigger stamped %v, want the leader's %v", res.Canary.History[len(res.Canary.History)-1].Time(), leaderClock)
-			}
-			if err == nil {
-				err = res.Err
-			}
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	proposeConcurrently(t, n, func(int) error {
+		res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID}})
+		if err == nil && res.Err == nil && res.Canary.History[len(res.Canary.History)-1].Time() != leaderClock {
+			err = fmt.Errorf("trigger stamped %v, want the leader's %v", res.Canary.History[len(res.Canary.History)-1].Time(), leaderClock)
 		}
-	}
+		if err == nil {
+			err = res.Err
+		}
+		return err
+	})
 	if ra.stamped.Load() {
 		t.Error("the relay stamped its own clock on a command")
 	}
@@ -193,5 +167,26 @@ func TestRelayedCommandsAreBatchedAndStampedByTheLeader(t *testing.T) {
 	res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "nosuchid"}})
 	if err != nil || !errors.Is(res.Err, fsm.ErrNotFound) {
 		t.Errorf("relayed trigger of an unknown canary: %v, %v", res.Err, err)
+	}
+}
+
+// proposeConcurrently runs propose n times at once and fails the test on the first error.
+func proposeConcurrently(t *testing.T, n int, propose func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- propose(i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
