@@ -21,7 +21,8 @@ const (
 	commitTimeout      = 50 * time.Millisecond
 
 	snapshotsRetained = 2
-	logCacheSize      = 512
+	logCacheEntries   = 512
+	logCacheBytes     = 16 << 20 // a few seconds of triggers at full speed; imports are read back
 	transportMaxPool  = 3
 	transportTimeout  = 10 * time.Second
 	boltOpenTimeout   = time.Second
@@ -66,7 +67,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, err
 	}
-	logs, err := raft.NewLogCache(logCacheSize, p.log)
+	logs, err := newLogCache(p.log, logCacheEntries, logCacheBytes)
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
