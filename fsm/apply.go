@@ -75,7 +75,7 @@ func (f *FSM) create(at time.Time, c *Create) Result {
 		Periodicity: c.Periodicity,
 		Emails:      nonNil(c.Emails),
 		Paused:      c.Paused,
-		History:     []HistoryEntry{NewHistoryEntry(at, createdComment)},
+		History:     NewHistory(NewHistoryEntry(at, createdComment)),
 	}
 	if !c.Paused {
 		deadline, err := c.Periodicity.Deadline(at)
@@ -179,7 +179,7 @@ func (f *FSM) trigger(at time.Time, t *Trigger) Result {
 		return Result{Err: err}
 	}
 	c := *old
-	c.History = addHistory(old.History, at, withComment(triggerComment, t.Comment))
+	c.History = old.History.add(at, withComment(triggerComment, t.Comment))
 	c.Deadline = deadline
 	c.Late = false
 	c.Paused = false
@@ -206,7 +206,7 @@ func (f *FSM) pause(at time.Time, p *Pause) Result {
 	c := *old
 	c.Paused = true
 	c.Deadline = time.Time{}
-	c.History = addHistory(old.History, at, withComment(pauseComment, p.Comment))
+	c.History = old.History.add(at, withComment(pauseComment, p.Comment))
 	f.store(&c)
 	return Result{Canary: &c, Changed: true}
 }
@@ -229,7 +229,7 @@ func (f *FSM) unpause(at time.Time, u *Unpause) Result {
 	c := *old
 	c.Paused = false
 	c.Deadline = deadline
-	c.History = addHistory(old.History, at, withComment(unpauseComment, u.Comment))
+	c.History = old.History.add(at, withComment(unpauseComment, u.Comment))
 	f.store(&c)
 	return Result{Canary: &c, Changed: true}
 }

@@ -66,7 +66,7 @@ func (e *encoder) canary(c *Canary) {
 	}
 	e.byte(flags)
 	e.time(c.Deadline)
-	e.history(c.History)
+	e.packedHistory(c.History)
 }
 
 func (e *encoder) periodicity(p Periodicity) {
@@ -94,6 +94,15 @@ func (e *encoder) history(h []HistoryEntry) {
 	}
 }
 
+// packedHistory writes a canary's history in the same form as history.
+func (e *encoder) packedHistory(h History) {
+	e.uvarint(uint64(h.Len()))
+	for x := range h.All() {
+		e.varint(x.Micros)
+		e.string(x.Comment)
+	}
+}
+
 func (e *encoder) notification(n *Notification) {
 	e.uvarint(n.Seq)
 	e.string(string(n.Kind))
@@ -108,8 +117,9 @@ func (e *encoder) notification(n *Notification) {
 // decoder reads what encoder wrote. The first error sticks; later reads return zero
 // values, and err() reports it.
 type decoder struct {
-	r *bufio.Reader
-	e error
+	r       *bufio.Reader
+	e       error
+	scratch []byte // reused by raw: a decoded string costs one allocation, not two
 }
 
 // maxDecodedLength caps any one string or list, so a corrupt snapshot fails cleanly
@@ -170,16 +180,25 @@ func (d *decoder) length() int {
 }
 
 func (d *decoder) string() string {
+	return string(d.raw())
+}
+
+// raw reads a length-prefixed byte string into the scratch buffer, valid until the next
+// call.
+func (d *decoder) raw() []byte {
 	n := d.length()
 	if n == 0 || d.e != nil {
-		return ""
+		return nil
 	}
-	b := make([]byte, n)
+	if cap(d.scratch) < n {
+		d.scratch = make([]byte, n)
+	}
+	b := d.scratch[:n]
 	if _, err := io.ReadFull(d.r, b); err != nil {
 		d.fail(err)
-		return ""
+		return nil
 	}
-	return string(b)
+	return b
 }
 
 func (d *decoder) float() float64 {
@@ -218,7 +237,7 @@ func (d *decoder) canary() *Canary {
 	flags := d.byte()
 	c.Late, c.Paused = flags&1 != 0, flags&2 != 0
 	c.Deadline = d.time()
-	c.History = d.history()
+	c.History = d.packedHistory()
 	return c
 }
 
@@ -250,6 +269,19 @@ func (d *decoder) history() []HistoryEntry {
 		out = append(out, HistoryEntry{Micros: d.varint(), Comment: d.string()})
 	}
 	return out
+}
+
+// packedHistory reads what encoder.packedHistory wrote, packing it as it goes: no
+// comment is allocated unless a user wrote it.
+func (d *decoder) packedHistory() History {
+	n := d.length()
+	// Nine bytes is the size of a "Triggered" entry of this century.
+	h := History{packed: make([]byte, 0, 9*min(n, historyMax))}
+	for i := 0; i < n && d.e == nil; i++ {
+		micros := d.varint()
+		h = appendEntry(h, micros, d.raw())
+	}
+	return h
 }
 
 func (d *decoder) notification() Notification {

@@ -247,15 +247,15 @@ func TestHistoryPruning(t *testing.T) {
 		trigger(t, f, at, "aaaaaaaa", fmt.Sprint(i))
 	}
 	c, _ := f.Get("aaaaaaaa")
-	if len(c.History) != 1000 || c.NewestFirst()[0].Comment != "Triggered (1004)" {
-		t.Fatalf("history has %d entries, newest %q", len(c.History), c.NewestFirst()[0].Comment)
+	if c.History.Len() != 1000 || c.NewestFirst()[0].Comment != "Triggered (1004)" {
+		t.Fatalf("history has %d entries, newest %q", c.History.Len(), c.NewestFirst()[0].Comment)
 	}
 	// More than 100 entries with the oldest older than a week: pruned to 100 entries
 	// newer than a week plus nothing older.
 	trigger(t, f, at.Add(8*24*time.Hour), "aaaaaaaa", "much later")
 	c, _ = f.Get("aaaaaaaa")
-	if len(c.History) != 100 {
-		t.Fatalf("after a week history has %d entries, want 100", len(c.History))
+	if c.History.Len() != 100 {
+		t.Fatalf("after a week history has %d entries, want 100", c.History.Len())
 	}
 }
 
@@ -316,7 +316,7 @@ func TestImportIsIdempotent(t *testing.T) {
 	imported := Canary{
 		ID: "fbkvlsby", Name: "Legacy Job", Periodicity: Periodicity{Seconds: 3600}, Emails: []string{"a@b.org"},
 		Late: true, Deadline: t0.Add(time.Hour),
-		History: []HistoryEntry{NewHistoryEntry(t0.Add(time.Minute), "Triggered"), NewHistoryEntry(t0, "Canary created")},
+		History: NewHistory(NewHistoryEntry(t0.Add(time.Minute), "Triggered"), NewHistoryEntry(t0, "Canary created")),
 	}
 	imp := &Import{Canaries: []Canary{imported}}
 	res := apply(t, f, t0, Command{Type: TypeImport, Import: imp})

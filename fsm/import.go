@@ -64,18 +64,18 @@ func normalizeImported(in Canary) (*Canary, error) {
 	if err := validateEmails(c.Emails); err != nil {
 		return nil, err
 	}
-	hist := append([]HistoryEntry(nil), in.History...)
+	hist := in.History.Entries()
 	sortHistory(hist)
 	if len(hist) > historyMax {
 		hist = hist[len(hist)-historyMax:]
 	}
-	c.History = hist
+	c.History = NewHistory(hist...)
 	switch {
 	case c.Paused:
 		c.Deadline = time.Time{}
 	case !c.Deadline.IsZero():
 		c.Deadline = c.Deadline.UTC().Truncate(time.Microsecond)
-	case len(hist) > 0:
+	case c.History.Len() > 0:
 		d, err := c.Periodicity.Deadline(c.LastEvent())
 		if err != nil {
 			return nil, err

@@ -34,6 +34,6 @@ func newNotification(seq uint64, kind Kind, at time.Time, c *Canary) Notificatio
 		Name:     c.Name,
 		Emails:   c.Emails,
 		Deadline: c.Deadline,
-		History:  recentHistory(c, notifyHistory),
+		History:  c.History.Newest(notifyHistory),
 	}
 }

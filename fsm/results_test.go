@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -13,7 +14,7 @@ func TestResultsRoundTrip(t *testing.T) {
 		ID: "abcdefgh", Name: "Nightly Backup", Slug: "nightly-backup", Description: "ünïcode",
 		Periodicity: Periodicity{Seconds: 3600}, Emails: []string{"a@example.com"}, Late: true,
 		Deadline: time.Date(2026, 11, 24, 15, 0, 0, 123456000, time.UTC),
-		History:  []HistoryEntry{NewHistoryEntry(time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC), "Triggered")},
+		History:  NewHistory(NewHistoryEntry(time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC), "Triggered")),
 	}
 	results := []Result{
 		{},
@@ -54,7 +55,7 @@ func TestResultsRoundTrip(t *testing.T) {
 		}
 	}
 	if c := got[1].Canary; c == nil || c.ID != canary.ID || c.Name != canary.Name || !c.Deadline.Equal(canary.Deadline) ||
-		len(c.History) != 1 || c.History[0] != canary.History[0] || !c.Late {
+		!reflect.DeepEqual(c.History, canary.History) || !c.Late {
 		t.Errorf("canary came back as %+v", got[1].Canary)
 	}
 	if imp := got[6].Import; imp == nil || len(imp.Created) != 1 || imp.Conflicts[0].ID != "b" {

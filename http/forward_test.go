@@ -72,7 +72,7 @@ func TestFollowerForwardsWritesToTheLeader(t *testing.T) {
 		}
 	}
 	got, _ := c.leader.fsm.Get(id)
-	if got.Description != "new" || len(got.History) != 6 || got.History[3].Comment != "Triggered (x)" {
+	if got.Description != "new" || got.History.Len() != 6 || got.History.Entries()[3].Comment != "Triggered (x)" {
 		t.Errorf("leader state: %+v", got)
 	}
 

@@ -127,7 +127,6 @@ func (in *importCanary) canary() (fsm.Canary, error) {
 		Emails:      in.Emails,
 		Late:        in.Late,
 		Paused:      in.Paused,
-		History:     make([]fsm.HistoryEntry, 0, len(in.History)),
 	}
 	if in.Deadline != nil && *in.Deadline != "" {
 		d, err := parseTimestamp(*in.Deadline)
@@ -138,6 +137,7 @@ func (in *importCanary) canary() (fsm.Canary, error) {
 	}
 	// The API shows history newest first; the state machine keeps it oldest first
 	// (and sorts it again by time).
+	history := make([]fsm.HistoryEntry, 0, len(in.History))
 	for i := len(in.History) - 1; i >= 0; i-- {
 		h := in.History[i]
 		if len(h) != 2 {
@@ -147,8 +147,9 @@ func (in *importCanary) canary() (fsm.Canary, error) {
 		if err != nil {
 			return fsm.Canary{}, fmt.Errorf("history entry %d: %w", i, err)
 		}
-		c.History = append(c.History, fsm.NewHistoryEntry(at, h[1]))
+		history = append(history, fsm.NewHistoryEntry(at, h[1]))
 	}
+	c.History = fsm.NewHistory(history...)
 	return c, nil
 }
 

@@ -47,7 +47,7 @@ func TestFollowerRelaysTriggersInBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if triggers := len(canary.History) - 1; triggers != n {
+	if triggers := canary.History.Len() - 1; triggers != n {
 		t.Errorf("%d triggers in the leader's history, want %d", triggers, n)
 	}
 	if hits := c.leaderHits.Load(); hits >= n {
@@ -85,7 +85,7 @@ func TestRefusedRelayFallsBackToForwarding(t *testing.T) {
 		expectStatus(t, c.follower.get(t, "/"+id), http.StatusOK)
 	}
 	canary, _ := c.leader.fsm.Get(id)
-	if triggers := len(canary.History) - 1; triggers != 3 {
+	if triggers := canary.History.Len() - 1; triggers != 3 {
 		t.Errorf("%d triggers reached the leader, want 3", triggers)
 	}
 	// One refused batch, then the follower stops trying for a while: three forwards.

@@ -43,7 +43,7 @@ func (s *server) renderCanary(c *fsm.Canary, withSchedule bool) *canaryJSON {
 		Emails:      c.Emails,
 		Late:        c.Late,
 		Paused:      c.Paused,
-		History:     make([][2]string, len(c.History)),
+		History:     make([][2]string, c.History.Len()),
 	}
 	if out.Emails == nil {
 		out.Emails = []string{}
@@ -51,8 +51,10 @@ func (s *server) renderCanary(c *fsm.Canary, withSchedule bool) *canaryJSON {
 	if !c.Paused && !c.Deadline.IsZero() {
 		out.Deadline = isoTime(c.Deadline)
 	}
-	for i, h := range c.NewestFirst() {
-		out.History[i] = [2]string{isoTime(h.Time()), h.Comment}
+	newest := len(out.History) - 1 // the API shows the history newest first
+	for h := range c.History.All() {
+		out.History[newest] = [2]string{isoTime(h.Time()), h.Comment}
+		newest--
 	}
 	if withSchedule && c.Periodicity.IsSchedule() {
 		windows, err := c.Periodicity.PlayOut(s.now())

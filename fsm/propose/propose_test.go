@@ -52,8 +52,8 @@ func TestConcurrentProposalsShareEntries(t *testing.T) {
 		return err
 	})
 	c, _ := state.Get(id)
-	if len(c.History) != n+1 {
-		t.Fatalf("history has %d entries, want %d", len(c.History), n+1)
+	if c.History.Len() != n+1 {
+		t.Fatalf("history has %d entries, want %d", c.History.Len(), n+1)
 	}
 	if entries := a.entries.Load(); entries >= n/2 {
 		t.Fatalf("%d proposals took %d log entries: no group commit", n, entries)
@@ -150,8 +150,10 @@ func TestRelayedCommandsAreBatchedAndStampedByTheLeader(t *testing.T) {
 	const n = 100
 	proposeConcurrently(t, n, func(int) error {
 		res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID}})
-		if err == nil && res.Err == nil && res.Canary.History[len(res.Canary.History)-1].Time() != leaderClock {
-			err = fmt.Errorf("trigger stamped %v, want the leader's %v", res.Canary.History[len(res.Canary.History)-1].Time(), leaderClock)
+		if err == nil && res.Err == nil {
+			if last, _ := res.Canary.History.Last(); last.Time() != leaderClock {
+				err = fmt.Errorf("trigger stamped %v, want the leader's %v", last.Time(), leaderClock)
+			}
 		}
 		if err == nil {
 			err = res.Err
