@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -12,8 +13,9 @@ import (
 // kvFSM is the replicated state machine of these tests: a string map.
 // Apply returns the number of keys after the command.
 type kvFSM struct {
-	mu   sync.Mutex
-	data map[string]string
+	mu    sync.Mutex
+	data  map[string]string
+	delay time.Duration // per Apply: a state machine with work queued
 }
 
 type kvCommand struct {
@@ -33,6 +35,7 @@ func (f *kvFSM) Apply(l *raft.Log) any {
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return fmt.Errorf("bad command: %w", err)
 	}
+	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.data[c.Key] = c.Value

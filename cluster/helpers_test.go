@@ -58,6 +58,8 @@ type testCluster struct {
 	net    *faultnet.Network
 	logger *slog.Logger
 	nodes  []*testNode
+	// applyDelay slows every Apply of the nodes started from now on.
+	applyDelay time.Duration
 }
 
 type testNode struct {
@@ -114,6 +116,7 @@ func (c *testCluster) start(tn *testNode) {
 		}
 	}
 	tn.fsm = newKV()
+	tn.fsm.delay = c.applyDelay
 	n, err := New(context.Background(), tn.cfg, tn.fsm)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", tn.id, err)

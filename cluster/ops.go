@@ -98,15 +98,6 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 	}
 }
 
-// Ready reports whether this node can serve reads: it knows a leader and
-// has applied everything it knows to be committed.
-func (n *Node) Ready() bool {
-	if n.isShutdown() || n.LeaderID() == "" {
-		return false
-	}
-	return n.raft.AppliedIndex() >= n.raft.CommitIndex()
-}
-
 // SubscribeLeadership returns a channel carrying this node's leadership:
 // first the current state, then every transition in order (true: became
 // leader, false: lost it). Nothing is dropped however slowly it is read.

@@ -32,11 +32,15 @@ const (
 type raftParts struct {
 	store     *raftboltdb.BoltStore // term and vote
 	log       *logStore             // the Raft log
+	logs      raft.LogStore         // log behind its cache, as raft reads it
+	applied   *appliedFSM           // the FSM as raft calls it
 	snapshots *raft.FileSnapshotStore
 	transport *raft.NetworkTransport
 	raft      *raft.Raft
-	hasState  bool   // the data dir held Raft state before we started
-	advertise string // Raft address other servers dial
+	hasState  bool // the data dir held Raft state before we started
+	// startLastIndex is the last index of the log the node started with.
+	startLastIndex uint64
+	advertise      string // Raft address other servers dial
 }
 
 // startRaft opens the stores in cfg.DataDir and starts Raft with fsm.
@@ -67,7 +71,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, err
 	}
-	logs, err := newLogCache(p.log, logCacheEntries, logCacheBytes)
+	p.logs, err = newLogCache(p.log, logCacheEntries, logCacheBytes)
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
@@ -76,7 +80,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
-	p.hasState, err = raft.HasExistingState(logs, p.store, p.snapshots)
+	p.hasState, err = raft.HasExistingState(p.logs, p.store, p.snapshots)
 	if err != nil {
 		return nil, fmt.Errorf("inspect raft state: %w", err)
 	}
@@ -104,10 +108,15 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("raft config: %w", err)
 	}
-	p.raft, err = raft.NewRaft(rc, fsm, logs, p.store, p.snapshots, p.transport)
+	p.applied = &appliedFSM{FSM: fsm, snapshots: p.snapshots}
+	p.raft, err = raft.NewRaft(rc, p.applied, p.logs, p.store, p.snapshots, p.transport)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	// NewRaft has restored the newest snapshot it could read, and applies nothing
+	// before it learns a commit index.
+	p.applied.index.Store(p.raft.AppliedIndex())
+	p.startLastIndex = p.raft.LastIndex()
 	ok = true
 	return p, nil
 }
