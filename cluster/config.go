@@ -58,6 +58,11 @@ type Config struct {
 	// them). Otherwise the leader removes a voter that has been failed for
 	// longer than this, if the remaining voters still have a healthy quorum.
 	DeadServerCleanup time.Duration
+	// SnapshotLogBytes is how much the Raft log may grow (entry data, in bytes) before
+	// the node takes a snapshot, besides raft's own threshold of 8,192 entries: a few
+	// hundred import entries of a megabyte each would otherwise all be replayed at the
+	// next start. Default 128 MiB.
+	SnapshotLogBytes int64
 	// Logger receives the node's own events at Info and raft's and
 	// memberlist's chatter at Debug (their warnings and errors stay as such).
 	Logger *slog.Logger
@@ -89,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.SnapshotLogBytes <= 0 {
+		c.SnapshotLogBytes = defaultSnapshotLogBytes
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -20,6 +21,8 @@ type logCache struct {
 	mu    sync.RWMutex
 	ring  []*raft.Log
 	bytes int // data bytes of the entries in ring
+
+	stored atomic.Int64 // data bytes stored since the count was last taken
 }
 
 var _ raft.MonotonicLogStore = (*logCache)(nil)
@@ -58,6 +61,11 @@ func (c *logCache) StoreLogs(logs []*raft.Log) error {
 	if err := c.store.StoreLogs(logs); err != nil {
 		return fmt.Errorf("store raft log entries: %w", err)
 	}
+	stored := 0
+	for _, l := range logs {
+		stored += entrySize(l)
+	}
+	c.stored.Add(int64(stored))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, l := range logs {

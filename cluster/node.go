@@ -111,6 +111,8 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		n.wg.Add(1)
 		go n.monitorLeadership()
 	}
+	n.wg.Add(1)
+	go n.snapshotBySize()
 	n.logger.Info("cluster node started", "raft_addr", n.advertise, "gossip", cfg.GossipAddr,
 		"http_addr", n.httpAddr, "existing_state", n.hasState, "bootstrap_expect", cfg.BootstrapExpect)
 	return n, nil

@@ -32,7 +32,7 @@ const (
 type raftParts struct {
 	store     *raftboltdb.BoltStore // term and vote
 	log       *logStore             // the Raft log
-	logs      raft.LogStore         // log behind its cache, as raft reads it
+	logs      *logCache             // the log behind its cache, as raft reads it
 	applied   *appliedFSM           // the FSM as raft calls it
 	snapshots *raft.FileSnapshotStore
 	transport *raft.NetworkTransport

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +160,34 @@ func TestConfigValidation(t *testing.T) {
 	if ok.RaftAddr != defaultSingleRaftAddr || ok.BootstrapExpect != 1 {
 		t.Errorf("defaults: %+v", ok)
 	}
+}
+
+// A log that grows by SnapshotLogBytes is snapshotted well before raft's threshold of
+// 8,192 entries, so that a restart restores a snapshot instead of replaying big entries.
+func TestSnapshotByLogSize(t *testing.T) {
+	cfg := singleNodeConfig(t, t.TempDir())
+	cfg.SnapshotLogBytes = 64 << 10
+	n := startLeader(t, cfg, newKV())
+	snapshots := func() int {
+		metas, err := n.snapshots.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(metas)
+	}
+	apply(t, n, "small", "v")
+	time.Sleep(2 * snapshotCheckInterval)
+	if got := snapshots(); got != 0 {
+		t.Fatalf("%d snapshots of a log far below the threshold", got)
+	}
+	big := strings.Repeat("x", 8<<10)
+	for i := range 10 {
+		apply(t, n, fmt.Sprintf("k%d", i), big)
+	}
+	eventually(t, 5*snapshotCheckInterval, func() error {
+		if snapshots() == 0 {
+			return errors.New("no snapshot after the log grew by 80 KiB")
+		}
+		return nil
+	})
 }
