@@ -61,13 +61,15 @@ func TestHeapOrder(t *testing.T) {
 		{"retry due later than its deadline", func(h *deadlineHeap) {
 			h.set("a", epoch.Add(1*time.Second))
 			h.set("b", epoch.Add(2*time.Second))
-			h.put(&entry{id: "a", deadline: epoch.Add(1 * time.Second), due: epoch.Add(5 * time.Second), attempts: 1})
+			retry := newEntry("a", epoch.Add(1*time.Second))
+			retry.due, retry.attempts = epoch.Add(5*time.Second).UnixMicro(), 1
+			h.put(&retry)
 		}, []string{"b", "a"}},
 		{"build", func(h *deadlineHeap) {
 			h.build([]*entry{
-				{id: "c", due: epoch.Add(3 * time.Second)},
-				{id: "b", due: epoch.Add(2 * time.Second)},
-				{id: "a", due: epoch.Add(1 * time.Second)},
+				{id: "c", due: epoch.Add(3 * time.Second).UnixMicro()},
+				{id: "b", due: epoch.Add(2 * time.Second).UnixMicro()},
+				{id: "a", due: epoch.Add(1 * time.Second).UnixMicro()},
 			})
 		}, []string{"a", "b", "c"}},
 	}
@@ -103,7 +105,7 @@ func TestHeapMatchesModel(t *testing.T) {
 		t.Fatalf("heap holds %d, model %d", h.Len(), len(model))
 	}
 	for id, at := range model {
-		if e := h.get(id); e == nil || !e.deadline.Equal(at) {
+		if e := h.get(id); e == nil || !e.deadlineTime().Equal(at) {
 			t.Fatalf("get(%s) = %v, want deadline %v", id, e, at)
 		}
 	}

@@ -130,17 +130,23 @@ func (s *Service) rebuild() {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	entries := make([]*entry, 0, len(deadlines)+len(s.journal))
+	// One allocation for all entries: a million small ones would be a million objects
+	// for the garbage collector to trace.
+	slab := make([]entry, 0, len(deadlines)+len(s.journal))
 	for _, d := range deadlines {
 		if _, changed := s.journal[d.ID]; changed {
 			continue
 		}
-		entries = append(entries, &entry{id: d.ID, deadline: d.At, due: d.At})
+		slab = append(slab, newEntry(d.ID, d.At))
 	}
 	for id, note := range s.journal {
 		if note.watched {
-			entries = append(entries, &entry{id: id, deadline: note.deadline, due: note.deadline})
+			slab = append(slab, newEntry(id, note.deadline))
 		}
+	}
+	entries := make([]*entry, len(slab))
+	for i := range slab {
+		entries[i] = &slab[i]
 	}
 	s.heap.build(entries)
 	s.journal = nil

@@ -69,15 +69,15 @@ func (s *Service) takeDue(now time.Time) (due []*entry, next time.Time) {
 	defer s.mu.Unlock()
 	for len(due) < maxTake {
 		e := s.heap.peek()
-		if e == nil || e.due.After(now) {
+		if e == nil || e.dueTime().After(now) {
 			break
 		}
 		s.heap.pop()
-		s.inflight[e.id] = e.deadline
+		s.inflight[e.id] = e.deadlineTime()
 		due = append(due, e)
 	}
 	if e := s.heap.peek(); e != nil {
-		next = e.due
+		next = e.dueTime()
 	}
 	s.armed = next
 	return due, next
@@ -115,12 +115,12 @@ func (s *Service) markLate(ctx context.Context, e *entry) {
 	defer cancel()
 	res, err := s.cfg.Proposer.Propose(pctx, fsm.Command{
 		Type:     fsm.TypeMarkLate,
-		MarkLate: &fsm.MarkLate{ID: e.id, Deadline: e.deadline},
+		MarkLate: &fsm.MarkLate{ID: e.id, Deadline: e.deadlineTime()},
 	})
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {
-			s.log.Warn("mark-late not committed; retrying", "id", e.id, "deadline", e.deadline, "err", err)
+			s.log.Warn("mark-late not committed; retrying", "id", e.id, "deadline", e.deadlineTime(), "err", err)
 		}
 		s.retryLater(e)
 	case res.Err != nil:
@@ -133,8 +133,8 @@ func (s *Service) markLate(ctx context.Context, e *entry) {
 		if res.Canary != nil {
 			name = res.Canary.Name
 		}
-		s.log.Info("canary is late", "id", e.id, "name", name, "deadline", e.deadline,
-			"delay", s.now().Sub(e.deadline).Round(time.Microsecond))
+		s.log.Info("canary is late", "id", e.id, "name", name, "deadline", e.deadlineTime(),
+			"delay", s.now().Sub(e.deadlineTime()).Round(time.Microsecond))
 	default:
 		// A no-op: usually a trigger, pause or delete won the race, and the observer has
 		// already replaced or removed the entry. If the canary is still watched at the
@@ -153,14 +153,14 @@ func (s *Service) stillDue(e *entry) bool {
 	if err != nil {
 		return false
 	}
-	return c.Watched() && c.Deadline.Equal(e.deadline)
+	return c.Watched() && c.Deadline.Equal(e.deadlineTime())
 }
 
 // settle forgets an in-flight entry.
 func (s *Service) settle(e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d, ok := s.inflight[e.id]; ok && d.Equal(e.deadline) {
+	if d, ok := s.inflight[e.id]; ok && d.Equal(e.deadlineTime()) {
 		delete(s.inflight, e.id)
 	}
 }
@@ -171,12 +171,12 @@ func (s *Service) retryLater(e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.inflight[e.id]
-	if !ok || !d.Equal(e.deadline) {
+	if !ok || !d.Equal(e.deadlineTime()) {
 		return
 	}
 	delete(s.inflight, e.id)
 	e.attempts++
-	e.due = s.now().Add(backoff(e.attempts, markLateRetryMin, markLateRetryMax))
+	e.due = s.now().Add(backoff(int(e.attempts), markLateRetryMin, markLateRetryMax)).UnixMicro()
 	s.heap.put(e)
-	s.wakeIfEarlierLocked(e.due)
+	s.wakeIfEarlierLocked(e.dueTime())
 }
