@@ -160,6 +160,14 @@ func (s *server) relayBatch(c *gin.Context, _ *params) {
 		s.unavailable(c, "the batch could not be committed in time; it may still be applied")
 		return
 	}
+	for i := range cmds {
+		if cmds[i].Type == fsm.TypeTrigger {
+			// A trigger's answer is only recovered and unpaused. Its canary, with a
+			// history of up to 1,000 entries, was most of each relayed answer and of
+			// the follower's work decoding it.
+			results[i].Canary = nil
+		}
+	}
 	wire, err := fsm.EncodeResults(results)
 	if err != nil {
 		s.log.Error("encode relayed results", "error", err)

@@ -129,3 +129,30 @@ func TestRelayEndpointRefusesBadBatches(t *testing.T) {
 		t.Error("a relayed create was applied")
 	}
 }
+
+// A relayed answer carries what the follower renders: a trigger's answer is only
+// recovered and unpaused, while pause answers with the canary.
+func TestRelayAnswersCarryWhatTheReplyNeeds(t *testing.T) {
+	leader := newNode(t, nil, withAuth("k"))
+	id := leader.mustCreate(t, "name=answers&periodicity=3600&auth_key=k")
+	batch, _ := fsm.EncodeBatch([]fsm.Command{
+		{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id}},
+		{Type: fsm.TypePause, Pause: &fsm.Pause{ID: id}},
+		{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id}},
+	})
+	r := serve(t, leader.handler, httptest.NewRequest(http.MethodPost, relayPath+"?auth_key=k", bytes.NewReader(batch)))
+	expectStatus(t, r, http.StatusOK)
+	results, err := fsm.DecodeResults([]byte(r.raw))
+	if err != nil || len(results) != 3 {
+		t.Fatalf("results: %v, %+v", err, results)
+	}
+	if results[0].Canary != nil || results[0].Err != nil || results[0].Recovered || results[0].Unpaused {
+		t.Errorf("first trigger answered %+v", results[0])
+	}
+	if c := results[1].Canary; c == nil || c.ID != id || !c.Paused {
+		t.Errorf("pause answered %+v", results[1])
+	}
+	if results[2].Canary != nil || !results[2].Unpaused {
+		t.Errorf("a trigger of the paused canary answered %+v, want unpaused and no canary", results[2])
+	}
+}
