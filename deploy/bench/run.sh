@@ -13,6 +13,11 @@
 #   late         BENCH_LATE_CANARIES canaries due within 10 s while the leader serves
 #                BENCH_LATE_RATE triggers/s on the others: how late each is marked late
 #                and mailed (mailsink), and duplicate mails
+#   scale        (BENCH_SCALE=1) BENCH_SCALE_CANARIES canaries (1,000,000) with 10 history
+#                entries each imported on the leader; resident memory of each node, triggers
+#                at 500/s with and without a backup (cmcli snapshot save) going on, how long
+#                the backup takes, and a follower SIGKILLed and restarted: time to /readyz.
+#                Needs about 1.5 GB of memory per node and adds about 3 minutes.
 #   etcd-32, etcd-1   the same closed-loop load on the etcd leader
 #
 # Environment: BENCH_DURATION (measured time per scenario, default 20s), BENCH_WARMUP
@@ -30,6 +35,8 @@ canaries=${BENCH_CANARIES:-1000}
 late=${BENCH_LATE:-1}
 late_canaries=${BENCH_LATE_CANARIES:-10000}
 late_rate=${BENCH_LATE_RATE:-2000}
+scale=${BENCH_SCALE:-0}
+scale_canaries=${BENCH_SCALE_CANARIES:-1000000}
 etcd_bin=${ETCD-$(command -v etcd || true)}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/coal-mine-bench.XXXXXX")
@@ -74,22 +81,26 @@ pids+=($!)
 : >"$work/empty.ini" # an explicit, empty config: no /etc/coal-mine.ini is read
 join=127.0.0.1:${port[2]},127.0.0.1:${port[5]},127.0.0.1:${port[8]}
 nodes=() ready=() node_pids=()
-for i in 0 1 2; do
-  http=${port[$((3 * i))]} raft=${port[$((3 * i + 1))]} gossip=${port[$((3 * i + 2))]}
-  nodes+=("http://127.0.0.1:$http")
-  ready+=("http://127.0.0.1:$http/readyz")
+start_node() { # index 0..2; (re)starts that node on its data directory
+  local i=$1 http=${port[$((3 * $1))]} raft=${port[$((3 * $1 + 1))]} gossip=${port[$((3 * $1 + 2))]}
   "${daemon_env[@]}" EMAIL_SENDER=bench@coal-mine.invalid SMTP_HOST=127.0.0.1 SMTP_PORT="$smtp_port" \
     "$bin/coal-mine" --config "$work/empty.ini" --bind 127.0.0.1 --port "$http" \
     --data-dir "$work/node$((i + 1))" --node-id "node$((i + 1))" \
     --raft-addr "127.0.0.1:$raft" --gossip-addr "127.0.0.1:$gossip" --join "$join" \
-    --bootstrap-expect 3 --log-file "$work/node$((i + 1)).log" >"$work/node$((i + 1)).out" 2>&1 &
-  pids+=($!) node_pids+=($!)
+    --bootstrap-expect 3 --log-file "$work/node$((i + 1)).log" >>"$work/node$((i + 1)).out" 2>&1 &
+  pids+=($!)
+  node_pids[i]=$!
+}
+for i in 0 1 2; do
+  nodes+=("http://127.0.0.1:${port[$((3 * i))]}")
+  ready+=("http://127.0.0.1:${port[$((3 * i))]}/readyz")
+  start_node "$i"
 done
 "$bin/benchtool" wait-ready "${ready[@]}"
 leader=$("$bin/benchtool" leader "${nodes[0]}")
-follower= leader_pid=
+follower= leader_pid= follower_index=
 for i in 0 1 2; do
-  if [ "${nodes[$i]}" = "$leader" ]; then leader_pid=${node_pids[$i]}; elif [ -z "$follower" ]; then follower=${nodes[$i]}; fi
+  if [ "${nodes[$i]}" = "$leader" ]; then leader_pid=${node_pids[$i]}; elif [ -z "$follower" ]; then follower=${nodes[$i]} follower_index=$i; fi
 done
 say "coal-mine cluster ready: leader $leader, follower $follower"
 
@@ -146,6 +157,43 @@ if [ "$late" != 0 ]; then
   "$bin/benchtool" late --node "$leader" --mailsink "$sink" --canaries "$late_canaries" \
     --window 10s --lead 10s --out "$out/late.json" >/dev/null
   wait "$load"
+fi
+
+# rss_mb prints the resident memory of the three nodes in MB, as a JSON list.
+rss_mb() {
+  local list= pid kb
+  for pid in "${node_pids[@]}"; do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+    list+="${list:+, }$((kb / 1024))"
+  done
+  echo "[$list]"
+}
+if [ "$scale" != 0 ]; then
+  say "scale: importing $scale_canaries canaries with 10 history entries each"
+  "$bin/benchtool" scale-import --node "$leader" --canaries "$scale_canaries" --out "$out/scale-import.json" >/dev/null
+  rss_import=$(rss_mb)
+  say "scale: triggers at 500/s on the leader, then again during a backup"
+  bench --node "$leader" --use-existing --canaries "$canaries" --connections 32 --rate 500 \
+    --duration "$duration" --warmup "$warmup" >"$out/scale-load.json"
+  bench --node "$leader" --use-existing --canaries "$canaries" --connections 32 --rate 500 \
+    --duration "$duration" --warmup "$warmup" >"$out/scale-backup-load.json" &
+  load=$!
+  sleep $((${warmup%s} + ${duration%s} / 3))
+  t0=$(date +%s%N)
+  "$bin/cmcli" --config "$work/cmcli.ini" --host "$leader" --timeout 5m snapshot save "$work/scale-backup" >/dev/null
+  backup_ns=$(($(date +%s%N) - t0))
+  rm -f "$work/scale-backup"
+  wait "$load"
+  say "scale: SIGKILL the follower $follower and restart it"
+  kill -9 "${node_pids[$follower_index]}"
+  wait "${node_pids[$follower_index]}" 2>/dev/null || true
+  t0=$(date +%s%N)
+  start_node "$follower_index"
+  "$bin/benchtool" wait-ready "$follower/readyz"
+  restart_ns=$(($(date +%s%N) - t0))
+  printf '{"rss_mb_after_import": %s, "rss_mb_at_end": %s, "backup_seconds": %s, "restart_seconds": %s}\n' \
+    "$rss_import" "$(rss_mb)" "$(awk -v ns=$backup_ns 'BEGIN {printf "%.3f", ns / 1e9}')" \
+    "$(awk -v ns=$restart_ns 'BEGIN {printf "%.3f", ns / 1e9}')" >"$out/scale-ops.json"
 fi
 stop_all # etcd gets the machine to itself
 

@@ -19,7 +19,7 @@ import (
 	"syscall"
 )
 
-var errUsage = errors.New(`usage: benchtool ports N | wait-ready URL... | leader URL | etcd-leader URL... | raft-index URL | late [flags] | table DIR`)
+var errUsage = errors.New(`usage: benchtool ports N | wait-ready URL... | leader URL | etcd-leader URL... | raft-index URL | late [flags] | scale-import [flags] | table DIR`)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string) error {
 		return printRaftIndex(ctx, os.Stdout, rest[0])
 	case cmd == "late":
 		return runLate(ctx, os.Stdout, rest)
+	case cmd == "scale-import":
+		return runScaleImport(ctx, os.Stdout, rest)
 	case cmd == "table" && len(rest) == 1:
 		return printTable(os.Stdout, rest[0])
 	}

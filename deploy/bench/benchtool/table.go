@@ -46,10 +46,12 @@ var scenarios = []scenario{
 	{file: "etcd-32", label: "etcd leader, 32 conns"},
 	{file: "etcd-1", label: "etcd leader, 1 conn"},
 	{file: "late-load", label: "coal-mine leader, 32 conns, during the late test"},
+	{file: "scale-load", label: "coal-mine leader, 32 conns, with the scale canaries"},
+	{file: "scale-backup-load", label: "the same, during a backup"},
 }
 
-// printTable prints the rows whose reports exist in dir, then the late-detection summary
-// if there is one.
+// printTable prints the rows whose reports exist in dir, then the late-detection and
+// scale summaries if there are some.
 func printTable(w io.Writer, dir string) error {
 	results := map[string]benchResult{}
 	for _, s := range scenarios {
@@ -75,19 +77,40 @@ func printTable(w io.Writer, dir string) error {
 	if err := writeTable(w, results); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "late.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading the late-detection result: %w", err)
-	}
 	var late lateReport
-	if err := json.Unmarshal(data, &late); err != nil {
-		return fmt.Errorf("late.json: %w", err)
+	if found, err := readReport(dir, "late.json", &late); err != nil {
+		return err
+	} else if found {
+		fmt.Fprintln(w)
+		if err := writeLateSummary(w, late); err != nil {
+			return err
+		}
+	}
+	var scale scaleReport
+	var ops scaleOps
+	if found, err := readReport(dir, "scale-import.json", &scale); err != nil || !found {
+		return err
+	}
+	if _, err := readReport(dir, "scale-ops.json", &ops); err != nil {
+		return err
 	}
 	fmt.Fprintln(w)
-	return writeLateSummary(w, late)
+	return writeScaleSummary(w, scale, ops)
+}
+
+// readReport decodes dir/name into out; found is false when there is no such file.
+func readReport(dir, name string, out any) (found bool, err error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return false, fmt.Errorf("%s: %w", name, err)
+	}
+	return true, nil
 }
 
 func writeTable(w io.Writer, results map[string]benchResult) error {
