@@ -32,9 +32,6 @@ type Node struct {
 	gossipAddr string
 	members    *memberTable
 	joined     atomic.Bool // a Join reached another member
-	// caughtUpOnce is set the first time Ready holds: from then on the commit index is
-	// the leader's.
-	caughtUpOnce atomic.Bool
 
 	metaMu    sync.Mutex
 	localMeta memberMeta

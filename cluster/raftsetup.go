@@ -22,7 +22,7 @@ const (
 
 	snapshotsRetained = 2
 	logCacheEntries   = 512
-	logCacheBytes     = 16 << 20 // a few seconds of triggers at full speed; imports are read back
+	logCacheMaxEntry  = 64 << 10 // a full batch of triggers is about 15 KB; imports are read back
 	transportMaxPool  = 3
 	transportTimeout  = 10 * time.Second
 	boltOpenTimeout   = time.Second
@@ -35,12 +35,10 @@ type raftParts struct {
 	logs      *logCache             // the log behind its cache, as raft reads it
 	applied   *appliedFSM           // the FSM as raft calls it
 	snapshots *raft.FileSnapshotStore
-	transport *raft.NetworkTransport
+	transport *commitTransport
 	raft      *raft.Raft
-	hasState  bool // the data dir held Raft state before we started
-	// startLastIndex is the last index of the log the node started with.
-	startLastIndex uint64
-	advertise      string // Raft address other servers dial
+	hasState  bool   // the data dir held Raft state before we started
+	advertise string // Raft address other servers dial
 }
 
 // startRaft opens the stores in cfg.DataDir and starts Raft with fsm.
@@ -71,7 +69,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, err
 	}
-	p.logs, err = newLogCache(p.log, logCacheEntries, logCacheBytes)
+	p.logs, err = newLogCache(p.log, logCacheEntries, logCacheMaxEntry)
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
@@ -94,12 +92,12 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if cfg.WrapRaftStream != nil {
 		layer = cfg.WrapRaftStream(id, layer)
 	}
-	p.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	p.transport = newCommitTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,
 		MaxPool: transportMaxPool,
 		Timeout: transportTimeout,
 		Logger:  hclogger.Named("net"),
-	})
+	}))
 
 	rc := raftConfig(id, notify, hclogger)
 	if cfg.TuneRaft != nil {
@@ -113,10 +111,10 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	// NewRaft has restored the newest snapshot it could read, and applies nothing
-	// before it learns a commit index.
-	p.applied.index.Store(p.raft.AppliedIndex())
-	p.startLastIndex = p.raft.LastIndex()
+	// NewRaft has restored the newest snapshot it could read (Restore noted the newest
+	// in the store, which may be one it could not read). Entries applied since can only
+	// raise both figures.
+	p.applied.index.Store(min(p.applied.index.Load(), p.raft.AppliedIndex()))
 	ok = true
 	return p, nil
 }
