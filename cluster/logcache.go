@@ -9,29 +9,28 @@ import (
 )
 
 // logCache keeps the newest Raft log entries in memory so that the leader replicates
-// them, and followers apply them, without reading the WAL back. It is raft.LogCache with
-// a byte budget: raft's cache holds its last N entries whatever their size, and N
-// entries of 1 MB imports held half a gigabyte on every node of a million-canary cluster.
-// An entry that does not fit the budget is not cached; it is read from the WAL when it is
-// needed, which is what happens to any entry older than the ring anyway.
+// them, and followers apply them, without reading the WAL back. It is raft.LogCache
+// except that it leaves out entries larger than maxEntry: raft's cache holds its last N
+// entries whatever their size, and N entries of 1 MB imports held half a gigabyte on
+// every node of a million-canary cluster. Entries of triggers are a few kilobytes; a big
+// one is read from the WAL when it is needed, like any entry older than the ring.
 type logCache struct {
-	store  raft.LogStore
-	budget int // bytes of entry data the cache may hold
+	store    raft.LogStore
+	maxEntry int // bytes of data of the largest entry cached
 
-	mu    sync.RWMutex
-	ring  []*raft.Log
-	bytes int // data bytes of the entries in ring
+	mu   sync.RWMutex
+	ring []*raft.Log
 
 	stored atomic.Int64 // data bytes stored since the count was last taken
 }
 
 var _ raft.MonotonicLogStore = (*logCache)(nil)
 
-func newLogCache(store raft.LogStore, entries, budget int) (*logCache, error) {
-	if entries <= 0 || budget <= 0 {
-		return nil, fmt.Errorf("log cache: %d entries, %d bytes: both must be positive", entries, budget)
+func newLogCache(store raft.LogStore, entries, maxEntry int) (*logCache, error) {
+	if entries <= 0 || maxEntry <= 0 {
+		return nil, fmt.Errorf("log cache: %d entries of %d bytes: both must be positive", entries, maxEntry)
 	}
-	return &logCache{store: store, budget: budget, ring: make([]*raft.Log, entries)}, nil
+	return &logCache{store: store, maxEntry: maxEntry, ring: make([]*raft.Log, entries)}, nil
 }
 
 // IsMonotonic passes on the store's answer: raft-wal requires raft to know it.
@@ -62,23 +61,19 @@ func (c *logCache) StoreLogs(logs []*raft.Log) error {
 		return fmt.Errorf("store raft log entries: %w", err)
 	}
 	stored := 0
-	for _, l := range logs {
-		stored += entrySize(l)
-	}
-	c.stored.Add(int64(stored))
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, l := range logs {
+		size := entrySize(l)
+		stored += size
 		slot := &c.ring[l.Index%uint64(len(c.ring))]
-		if *slot != nil {
-			c.bytes -= entrySize(*slot)
+		if size <= c.maxEntry {
+			*slot = l
+		} else {
 			*slot = nil
 		}
-		if size := entrySize(l); c.bytes+size <= c.budget {
-			*slot = l
-			c.bytes += size
-		}
 	}
+	c.mu.Unlock()
+	c.stored.Add(int64(stored))
 	return nil
 }
 
@@ -86,12 +81,16 @@ func (c *logCache) FirstIndex() (uint64, error) { return c.store.FirstIndex() }
 
 func (c *logCache) LastIndex() (uint64, error) { return c.store.LastIndex() }
 
-// DeleteRange empties the cache: raft deletes a range to compact the log or to drop a
-// conflicting suffix, and in the second case cached entries would be wrong.
+// DeleteRange drops the cached entries in the range: raft deletes a range to compact the
+// log (the oldest entries) or to drop a conflicting suffix, whose cached entries would
+// be wrong.
 func (c *logCache) DeleteRange(min, max uint64) error {
 	c.mu.Lock()
-	clear(c.ring)
-	c.bytes = 0
+	for i, l := range c.ring {
+		if l != nil && l.Index >= min && l.Index <= max {
+			c.ring[i] = nil
+		}
+	}
 	c.mu.Unlock()
 	return c.store.DeleteRange(min, max)
 }

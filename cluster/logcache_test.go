@@ -36,23 +36,23 @@ func sizedEntries(first uint64, sizes ...int) []*raft.Log {
 	return logs
 }
 
-func TestLogCacheServesWhatFitsItsBudget(t *testing.T) {
+func TestLogCacheKeepsTheNewestSmallEntries(t *testing.T) {
 	tests := []struct {
-		name            string
-		entries, budget int
-		sizes           []int // of entries 1, 2, ...
-		wantStoreReads  int   // reading every entry back once
+		name           string
+		entries, max   int
+		sizes          []int // of entries 1, 2, ...
+		wantStoreReads int   // reading every entry back once
 	}{
 		{"small entries come from memory", 8, 1000, []int{100, 100, 100}, 0},
-		{"an entry larger than the budget is read back", 8, 1000, []int{100, 5000, 100}, 1},
-		{"the budget counts every cached entry", 8, 1000, []int{400, 400, 400, 100}, 1},
+		{"an entry larger than the limit is read back", 8, 1000, []int{100, 5000, 100}, 1},
+		{"big entries do not keep newer small ones out", 8, 1000, []int{5000, 5000, 5000, 10, 10, 10, 10, 10}, 3},
 		{"the ring keeps only its newest entries", 2, 1000, []int{10, 10, 10, 10}, 2},
-		{"an overwritten slot frees its bytes", 2, 1000, []int{600, 10, 600}, 1},
+		{"a big entry clears its slot", 2, 1000, []int{10, 10, 5000}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &countingStore{InmemStore: raft.NewInmemStore()}
-			cache, err := newLogCache(store, tt.entries, tt.budget)
+			cache, err := newLogCache(store, tt.entries, tt.max)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,9 +61,6 @@ func TestLogCacheServesWhatFitsItsBudget(t *testing.T) {
 				if err := cache.StoreLogs([]*raft.Log{l}); err != nil {
 					t.Fatal(err)
 				}
-			}
-			if cache.bytes > tt.budget {
-				t.Errorf("cache holds %d bytes, budget %d", cache.bytes, tt.budget)
 			}
 			for _, want := range logs {
 				var got raft.Log
@@ -105,8 +102,13 @@ func TestLogCacheForgetsDeletedEntries(t *testing.T) {
 	if got.Term != 2 || string(got.Data) != "term 2" {
 		t.Errorf("GetLog(3) = term %d %q, want the replacement", got.Term, got.Data)
 	}
-	if cache.bytes != 0 {
-		t.Errorf("cache still counts %d bytes after DeleteRange", cache.bytes)
+	// Compaction drops the oldest entries; the newer ones stay in memory.
+	store.reads = 0
+	if err := cache.DeleteRange(1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.GetLog(2, &got); err != nil || store.reads != 0 {
+		t.Errorf("after compacting entry 1, entry 2: %v, %d store reads, want it from memory", err, store.reads)
 	}
 }
 
