@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +131,38 @@ func TestTableScaleSummary(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// An id that collides with an existing canary's is replaced and imported again; the
+// caller sees the id that was imported.
+func TestImportCanariesRetriesTakenIDs(t *testing.T) {
+	var posts int
+	existing := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posts++
+		var body struct{ Canaries []lateCanary }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Error(err)
+		}
+		reply := map[string]any{"status": "ok", "created": []string{}, "conflicts": []map[string]string{}}
+		for _, c := range body.Canaries {
+			if existing[c.ID] || c.ID == "takenidx" {
+				reply["conflicts"] = append(reply["conflicts"].([]map[string]string), map[string]string{"id": c.ID, "error": "exists"})
+				continue
+			}
+			existing[c.ID] = true
+			reply["created"] = append(reply["created"].([]string), c.ID)
+		}
+		json.NewEncoder(w).Encode(reply)
+	}))
+	defer srv.Close()
+
+	canaries := []lateCanary{{ID: "takenidx", Name: "a"}, {ID: "freeidxx", Name: "b"}}
+	if err := importCanaries(context.Background(), lateOptions{node: srv.URL}, canaries); err != nil {
+		t.Fatal(err)
+	}
+	if posts != 2 || canaries[0].ID == "takenidx" || !existing[canaries[0].ID] || canaries[1].ID != "freeidxx" {
+		t.Errorf("%d posts, ids now %q and %q", posts, canaries[0].ID, canaries[1].ID)
 	}
 }

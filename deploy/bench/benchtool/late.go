@@ -176,19 +176,40 @@ func randomID() string {
 
 const importBatch = 1000
 
+// importCanaries imports canaries in batches. Their ids are random: one that collides
+// with an existing canary's id is given another, in place, and imported again.
 func importCanaries(ctx context.Context, o lateOptions, canaries []lateCanary) error {
 	for start := 0; start < len(canaries); start += importBatch {
 		batch := canaries[start:min(start+importBatch, len(canaries))]
-		body, _ := json.Marshal(map[string]any{"canaries": batch})
-		var reply struct {
-			Created   []string
-			Conflicts []struct{ ID, Error string }
+		pending := make([]*lateCanary, len(batch))
+		for i := range batch {
+			pending[i] = &batch[i]
 		}
-		if err := postJSON(ctx, apiURL(o, "canary/import", nil), body, &reply); err != nil {
-			return fmt.Errorf("importing the late canaries: %w", err)
-		}
-		if len(reply.Conflicts) > 0 || len(reply.Created) != len(batch) {
-			return fmt.Errorf("importing the late canaries: %d created of %d, conflicts %v", len(reply.Created), len(batch), reply.Conflicts)
+		for len(pending) > 0 {
+			body, _ := json.Marshal(map[string]any{"canaries": pending})
+			var reply struct {
+				Created   []string
+				Conflicts []struct{ ID, Error string }
+			}
+			if err := postJSON(ctx, apiURL(o, "canary/import", nil), body, &reply); err != nil {
+				return fmt.Errorf("importing canaries: %w", err)
+			}
+			taken := make(map[string]bool, len(reply.Conflicts))
+			for _, c := range reply.Conflicts {
+				taken[c.ID] = true
+			}
+			if len(reply.Created)+len(taken) != len(pending) {
+				return fmt.Errorf("importing canaries: %d created and %d conflicts of %d: %v",
+					len(reply.Created), len(taken), len(pending), reply.Conflicts)
+			}
+			again := pending[:0]
+			for _, c := range pending {
+				if taken[c.ID] {
+					c.ID = randomID()
+					again = append(again, c)
+				}
+			}
+			pending = again
 		}
 	}
 	return nil

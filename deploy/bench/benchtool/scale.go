@@ -69,7 +69,7 @@ func runScaleImport(ctx context.Context, w io.Writer, args []string) error {
 	const month = 30 * 24 * time.Hour
 	for start := 0; start < o.canaries; start += importBatch {
 		batch := scaleCanaries(o.prefix, start, min(start+importBatch, o.canaries), history, started, month)
-		if err := importFresh(ctx, o, batch); err != nil {
+		if err := importCanaries(ctx, o, batch); err != nil {
 			return err
 		}
 	}
@@ -108,36 +108,4 @@ func scaleCanaries(prefix string, first, last, history int, now time.Time, perio
 		})
 	}
 	return out
-}
-
-// importFresh imports canaries whose ids are random: one that collides with an
-// existing canary's id is given another and imported again.
-func importFresh(ctx context.Context, o lateOptions, canaries []lateCanary) error {
-	for len(canaries) > 0 {
-		body, _ := json.Marshal(map[string]any{"canaries": canaries})
-		var reply struct {
-			Created   []string
-			Conflicts []struct{ ID, Error string }
-		}
-		if err := postJSON(ctx, apiURL(o, "canary/import", nil), body, &reply); err != nil {
-			return fmt.Errorf("importing the scale canaries: %w", err)
-		}
-		taken := make(map[string]bool, len(reply.Conflicts))
-		for _, c := range reply.Conflicts {
-			taken[c.ID] = true
-		}
-		if len(reply.Created)+len(taken) != len(canaries) {
-			return fmt.Errorf("importing the scale canaries: %d created and %d conflicts of %d: %v",
-				len(reply.Created), len(taken), len(canaries), reply.Conflicts)
-		}
-		var again []lateCanary
-		for _, c := range canaries {
-			if taken[c.ID] {
-				c.ID = randomID()
-				again = append(again, c)
-			}
-		}
-		canaries = again
-	}
-	return nil
 }
