@@ -109,11 +109,11 @@ func (n *Node) Ready() bool {
 		return false
 	}
 	commit := n.raft.CommitIndex()
-	if !n.IsLeader() && commit < n.transport.leaderCommit.Load() {
-		return false
-	}
-	if !n.IsLeader() && n.transport.leaderCommit.Load() == 0 {
-		return false // only heartbeats so far: the leader's commit index is unknown
+	if !n.IsLeader() {
+		// Zero: only heartbeats so far, the leader's commit index is unknown.
+		if leaderCommit := n.transport.leaderCommit.Load(); leaderCommit == 0 || commit < leaderCommit {
+			return false
+		}
 	}
 	return n.raft.AppliedIndex() >= commit && n.fsmApplied(commit)
 }
