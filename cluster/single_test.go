@@ -112,6 +112,14 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 	if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	// Leading comes first; the entries after the snapshot are applied once the new
+	// term's first entry commits. Ready is the promise that they have been.
+	eventually(t, 10*time.Second, func() error {
+		if !n.Ready() {
+			return errors.New("not ready")
+		}
+		return nil
+	})
 	for key, want := range map[string]string{"before-snapshot": "1", "after-snapshot": "2"} {
 		if got, _ := fsm.get(key); got != want {
 			t.Errorf("after restart %s=%q, want %q", key, got, want)
