@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -66,7 +68,7 @@ func (e *encoder) canary(c *Canary) {
 	}
 	e.byte(flags)
 	e.time(c.Deadline)
-	e.packedHistory(c.History)
+	e.history(c.History.Len(), c.History.All())
 }
 
 func (e *encoder) periodicity(p Periodicity) {
@@ -86,18 +88,11 @@ func (e *encoder) strings(ss []string) {
 	}
 }
 
-func (e *encoder) history(h []HistoryEntry) {
-	e.uvarint(uint64(len(h)))
-	for _, x := range h {
-		e.varint(x.Micros)
-		e.string(x.Comment)
-	}
-}
-
-// packedHistory writes a canary's history in the same form as history.
-func (e *encoder) packedHistory(h History) {
-	e.uvarint(uint64(h.Len()))
-	for x := range h.All() {
+// history writes n entries: a canary's packed history and a notification's slice of
+// entries have the same form.
+func (e *encoder) history(n int, entries iter.Seq[HistoryEntry]) {
+	e.uvarint(uint64(n))
+	for x := range entries {
 		e.varint(x.Micros)
 		e.string(x.Comment)
 	}
@@ -111,7 +106,7 @@ func (e *encoder) notification(n *Notification) {
 	e.string(n.Name)
 	e.strings(n.Emails)
 	e.time(n.Deadline)
-	e.history(n.History)
+	e.history(len(n.History), slices.Values(n.History))
 }
 
 // decoder reads what encoder wrote. The first error sticks; later reads return zero
