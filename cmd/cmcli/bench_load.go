@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -23,7 +18,7 @@ type loadPlan struct {
 }
 
 // requestFunc builds the request that touches key number key (0 <= key < keys).
-type requestFunc func(ctx context.Context, key int) (*http.Request, error)
+type requestFunc func(key int) (*http.Request, error)
 
 // loadResult is what one phase of load measured.
 type loadResult struct {
@@ -45,48 +40,45 @@ func (r *loadResult) errorCount() int64 {
 	return n
 }
 
-// loadGenerator owns one HTTP client per connection, kept across phases (warm-up,
-// then the measured run) so the measured run starts on open connections.
+// loadGenerator owns one connection per client, kept across phases (warm-up, then the
+// measured run) so the measured run starts on open connections. Every key's request is
+// serialized once, before any load, so that building requests costs nothing under load.
 type loadGenerator struct {
-	clients []*http.Client
-	dials   atomic.Int64
-	build   requestFunc
-	keys    int
-	next    atomic.Uint64 // the key counter: requests spread over keys round-robin
+	conns    []*benchConn
+	dials    atomic.Int64
+	requests [][]byte
+	next     atomic.Uint64 // the key counter: requests spread over keys round-robin
 }
 
-func newLoadGenerator(connections int, timeout time.Duration, keys int, build requestFunc) *loadGenerator {
-	g := &loadGenerator{build: build, keys: keys}
+func newLoadGenerator(connections int, timeout time.Duration, keys int, build requestFunc) (*loadGenerator, error) {
+	g := &loadGenerator{}
+	var target wireRequest
+	for key := range keys {
+		req, err := build(key)
+		if err != nil {
+			return nil, fmt.Errorf("building the request for key %d: %w", key, err)
+		}
+		w, err := serializeRequest(req)
+		if err != nil {
+			return nil, err
+		}
+		if key == 0 {
+			target = w
+		} else if w.addr != target.addr || (w.tls == nil) != (target.tls == nil) {
+			return nil, fmt.Errorf("%w: %s and %s", errMixedHosts, target.addr, w.addr)
+		}
+		g.requests = append(g.requests, w.bytes)
+	}
 	for range connections {
-		g.clients = append(g.clients, &http.Client{Transport: g.transport(), Timeout: timeout})
+		g.conns = append(g.conns, &benchConn{addr: target.addr, tls: target.tls, timeout: timeout, dials: &g.dials})
 	}
-	return g
+	return g, nil
 }
 
-// transport is one keep-alive HTTP/1.1 connection: MaxConnsPerHost 1 so a client
-// never opens a second one behind our back, no HTTP/2 (which would multiplex
-// several workers onto one connection), no proxy from the environment.
-func (g *loadGenerator) transport() *http.Transport {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			g.dials.Add(1)
-			return dialer.DialContext(ctx, network, addr)
-		},
-		MaxConnsPerHost:     1,
-		MaxIdleConns:        1,
-		MaxIdleConnsPerHost: 1,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
-	}
-}
-
-// close drops the idle connections.
+// close drops the connections.
 func (g *loadGenerator) close() {
-	for _, c := range g.clients {
-		c.CloseIdleConnections()
+	for _, c := range g.conns {
+		c.close()
 	}
 }
 
@@ -120,18 +112,18 @@ func (g *loadGenerator) run(ctx context.Context, plan loadPlan) *loadResult {
 	// omission). A closed loop sends the next request when the last one is answered.
 	var tickets chan time.Time
 	if plan.rate > 0 {
-		tickets = make(chan time.Time, len(g.clients))
+		tickets = make(chan time.Time, len(g.conns))
 		go schedule(plan.rate, tickets, stop, take)
 	}
 
 	dialsBefore, cpuBefore := g.dials.Load(), processCPU()
 	start := time.Now()
-	results := make([]*loadResult, len(g.clients))
+	results := make([]*loadResult, len(g.conns))
 	var wg sync.WaitGroup
-	for i, client := range g.clients {
+	for i, conn := range g.conns {
 		results[i] = newLoadResult()
 		wg.Add(1)
-		go func(client *http.Client, res *loadResult) {
+		go func(conn *benchConn, res *loadResult) {
 			defer wg.Done()
 			for {
 				var sent time.Time
@@ -152,9 +144,9 @@ func (g *loadGenerator) run(ctx context.Context, plan loadPlan) *loadResult {
 					}
 					sent = time.Now()
 				}
-				g.once(client, res, sent)
+				g.once(conn, res, sent)
 			}
-		}(client, results[i])
+		}(conn, results[i])
 	}
 	wg.Wait()
 
@@ -197,30 +189,13 @@ func schedule(rate float64, tickets chan<- time.Time, stop <-chan struct{}, take
 }
 
 // once sends one request and records how it went; sent is when it was due.
-func (g *loadGenerator) once(client *http.Client, res *loadResult, sent time.Time) {
-	req, err := g.build(context.Background(), int(g.next.Add(1)%uint64(g.keys)))
-	if err != nil {
-		res.fail("request error", err.Error())
-		return
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		res.fail(transportErrorKind(err), err.Error())
-		return
-	}
-	var body []byte
-	if resp.StatusCode == http.StatusOK {
-		_, err = io.Copy(io.Discard, resp.Body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, 4096))
-		_, _ = io.Copy(io.Discard, resp.Body) // keep the connection reusable
-	}
-	resp.Body.Close()
+func (g *loadGenerator) once(conn *benchConn, res *loadResult, sent time.Time) {
+	status, body, err := conn.do(g.requests[g.next.Add(1)%uint64(len(g.requests))])
 	switch {
 	case err != nil:
 		res.fail(transportErrorKind(err), err.Error())
-	case resp.StatusCode != http.StatusOK:
-		res.fail(fmt.Sprintf("HTTP %d", resp.StatusCode), strings.TrimSpace(errorMessage(body)))
+	case status != http.StatusOK:
+		res.fail(fmt.Sprintf("HTTP %d", status), strings.TrimSpace(errorMessage(body)))
 	default:
 		res.latency.record(time.Since(sent))
 	}
@@ -244,22 +219,5 @@ func (r *loadResult) add(other *loadResult) {
 		if _, ok := r.examples[kind]; !ok {
 			r.examples[kind] = other.examples[kind]
 		}
-	}
-}
-
-// transportErrorKind names a failure that got no HTTP response.
-func transportErrorKind(err error) string {
-	var netErr net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "connection reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed"
-	default:
-		return "transport error"
 	}
 }

@@ -26,7 +26,7 @@ type benchTarget interface {
 	// prepare makes sure the keys exist and returns how many there are and how
 	// many it had to create.
 	prepare(ctx context.Context) (keys, created int, err error)
-	request(ctx context.Context, key int) (*http.Request, error)
+	request(key int) (*http.Request, error)
 	cleanup(ctx context.Context) (removed int, err error)
 }
 
@@ -157,8 +157,8 @@ func (t *coalMineTarget) create(ctx context.Context, names []string) (map[string
 	return made, err
 }
 
-func (t *coalMineTarget) request(ctx context.Context, key int) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.triggerURLs[key], nil)
+func (t *coalMineTarget) request(key int) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodGet, t.triggerURLs[key], nil)
 	if err == nil {
 		req.Header.Set("User-Agent", "cmcli-bench")
 	}
@@ -260,8 +260,8 @@ func (t *etcdTarget) url(path string) string {
 	return u.String()
 }
 
-func (t *etcdTarget) request(ctx context.Context, key int) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url("/v3/kv/put"), bytes.NewReader(t.bodies[key]))
+func (t *etcdTarget) request(key int) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, t.url("/v3/kv/put"), bytes.NewReader(t.bodies[key]))
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("User-Agent", "cmcli-bench")

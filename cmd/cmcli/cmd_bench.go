@@ -159,7 +159,10 @@ func runBench(ctx context.Context, target benchTarget, o benchOptions, timeout t
 	if err != nil {
 		return benchReport{}, err
 	}
-	gen := newLoadGenerator(o.connections, timeout, keys, target.request)
+	gen, err := newLoadGenerator(o.connections, timeout, keys, target.request)
+	if err != nil {
+		return benchReport{}, err
+	}
 	defer gen.close()
 	if o.warmup > 0 {
 		gen.run(ctx, loadPlan{duration: o.warmup, rate: o.rate})

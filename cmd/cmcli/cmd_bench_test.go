@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -211,8 +210,8 @@ func countingServer(t *testing.T, failing ...string) (*httptest.Server, *atomic.
 }
 
 func getPath(base string) requestFunc {
-	return func(ctx context.Context, key int) (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/k%d", base, key), nil)
+	return func(key int) (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, fmt.Sprintf("%s/k%d", base, key), nil)
 	}
 }
 
@@ -220,7 +219,7 @@ func TestLoadGeneratorKeepsOneConnectionPerClient(t *testing.T) {
 	srv, conns, paths := countingServer(t, "/k3")
 	for _, rate := range []float64{0, 2000} { // closed loop, then open loop
 		conns.Store(0)
-		gen := newLoadGenerator(4, 5*time.Second, 10, getPath(srv.URL))
+		gen := mustLoadGenerator(t, 4, 5*time.Second, 10, getPath(srv.URL))
 		gen.run(t.Context(), loadPlan{requests: 100}) // warm-up
 		res := gen.run(t.Context(), loadPlan{requests: 200, rate: rate})
 		gen.close()
@@ -249,7 +248,7 @@ func TestLoadGeneratorKeepsOneConnectionPerClient(t *testing.T) {
 
 func TestLoadGeneratorStopsAfterDuration(t *testing.T) {
 	srv, _, _ := countingServer(t)
-	gen := newLoadGenerator(2, 5*time.Second, 5, getPath(srv.URL))
+	gen := mustLoadGenerator(t, 2, 5*time.Second, 5, getPath(srv.URL))
 	defer gen.close()
 	res := gen.run(t.Context(), loadPlan{duration: 200 * time.Millisecond})
 	if res.requests() == 0 || res.errorCount() != 0 || res.elapsed < 200*time.Millisecond {
@@ -280,7 +279,7 @@ func TestLoadGeneratorTransportErrors(t *testing.T) {
 		{slow.URL, 50 * time.Millisecond, "timeout"},
 	}
 	for _, tt := range tests {
-		gen := newLoadGenerator(1, tt.timeout, 1, getPath(tt.base))
+		gen := mustLoadGenerator(t, 1, tt.timeout, 1, getPath(tt.base))
 		res := gen.run(t.Context(), loadPlan{requests: 2})
 		gen.close()
 		if res.errors[tt.kind] != 2 || res.latency.total != 0 {
@@ -457,4 +456,13 @@ func TestIntegrationBench(t *testing.T) {
 		t.Fatalf("canaries left after cleanup: %v", names)
 	}
 	cli.fails(1, "no canary has a name with the bench prefix", args("bench", "--use-existing", "--requests", "1", "--duration", "0")...)
+}
+
+func mustLoadGenerator(t *testing.T, connections int, timeout time.Duration, keys int, build requestFunc) *loadGenerator {
+	t.Helper()
+	gen, err := newLoadGenerator(connections, timeout, keys, build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gen
 }
