@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Options struct {
 	// PipelineMin is how many commands must be waiting before a further entry goes out
 	// while another is still in flight.
 	PipelineMin int
+	// Linger is the longest an entry waits, after the last one committed, for the
+	// clients that entry answered to send their next commands (see loop).
+	Linger time.Duration
 	// Relay leaves the commands' time unset: they are relayed to the leader, whose
 	// proposer stamps them (Commit), so that one clock orders every command.
 	Relay bool
@@ -76,6 +80,9 @@ func New(a Applier, opts Options) *Proposer {
 	}
 	if opts.PipelineMin <= 0 {
 		opts.PipelineMin = opts.MaxBatch / 4
+	}
+	if opts.Linger <= 0 {
+		opts.Linger = defaultLinger
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -176,63 +183,105 @@ func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 }
 
 // loop gathers what is queued into batches and hands each to a goroutine that commits it.
-// A second entry goes out while one is in flight only if enough commands are waiting to
-// fill it (PipelineMin): every entry costs a serial fsync on the leader and on each
-// follower, so under moderate load one big entry commits more per second than several
-// small ones in parallel (measured: 32 connections, 3 nodes, 3,900 triggers/s with one
-// entry in flight against 2,500/s with four); under heavy load entries pipeline.
+//
+// Every entry costs a serial fsync on the leader and on each follower, messages, and
+// hand-offs between raft's goroutines: on a 3-node cluster on one 2-core machine, about
+// 1.9 ms of CPU over the three nodes whatever the entry holds, against under 0.1 ms per
+// trigger (fitted from runs at 8 to 128 connections). So
+// the fewer entries carry the same commands, the more commands the cluster commits, and
+// two rules keep entries full:
+//
+//   - A second entry goes out while one is in flight only if enough commands are waiting
+//     to fill it (PipelineMin); under moderate load one entry in flight commits more per
+//     second than several small ones.
+//   - When an entry commits, the clients it answered usually send their next command
+//     within a fraction of a millisecond. If the next entry left at once it would carry
+//     only the commands that queued meanwhile, and clients would settle into two cohorts
+//     that alternate, each entry half full. So the next entry waits until as many
+//     commands are queued as the last entry carried plus those that were waiting when it
+//     committed, or at most Linger. A lone client loses nothing: the command it sends
+//     next is the whole target.
 func (p *Proposer) loop() {
 	defer p.done.Done()
 	defer close(p.exited)
-	finished := make(chan struct{}, p.opts.MaxInFlight)
+	finished := make(chan int, p.opts.MaxInFlight) // each entry's command count
 	inflight := 0
 	defer func() {
 		for ; inflight > 0; inflight-- {
 			<-finished
 		}
 	}()
+	var (
+		pending   []*request
+		target    int       // commands the next entry waits for
+		committed time.Time // when the last entry committed
+		linger    = time.NewTimer(time.Hour)
+		lingering bool // linger runs until committed + Linger
+	)
+	linger.Stop()
 	for {
-		var first *request
+		for len(pending) > 0 && p.ready(len(pending), inflight, target, committed) {
+			n := min(len(pending), p.opts.MaxBatch)
+			batch := slices.Clone(pending[:n])
+			pending = append(pending[:0], pending[n:]...)
+			inflight++
+			go func() {
+				p.commit(batch)
+				finished <- len(batch)
+			}()
+		}
+		switch wait := len(pending) > 0 && inflight == 0; {
+		case wait && !lingering:
+			linger.Reset(time.Until(committed.Add(p.opts.Linger)))
+			lingering = true
+		case !wait && lingering:
+			linger.Stop()
+			lingering = false
+		}
 		select {
-		case first = <-p.requests:
-		case <-finished:
+		case r := <-p.requests:
+			pending = p.gather(append(pending, r))
+		case n := <-finished:
 			inflight--
-			continue
+			committed = time.Now()
+			target = n + len(pending) + len(p.requests)
+		case <-linger.C:
+			lingering = false // ready now lets the waiting commands go
 		case <-p.stop:
+			for _, r := range pending {
+				r.result <- outcome{err: ErrStopped}
+			}
 			p.drain(ErrStopped)
 			return
 		}
-		for inflight > 0 && (inflight == p.opts.MaxInFlight || len(p.requests)+1 < p.opts.PipelineMin) {
-			select {
-			case <-finished:
-				inflight--
-			case <-p.stop:
-				first.result <- outcome{err: ErrStopped}
-				p.drain(ErrStopped)
-				return
-			}
-		}
-		batch := p.gather(first)
-		inflight++
-		go func() {
-			defer func() { finished <- struct{}{} }()
-			p.commit(batch)
-		}()
 	}
 }
 
-// gather takes first and whatever else is already queued, up to MaxBatch.
-func (p *Proposer) gather(first *request) []*request {
-	batch := []*request{first}
-	for len(batch) < p.opts.MaxBatch {
+// ready reports whether n waiting commands should go out as an entry now.
+func (p *Proposer) ready(n, inflight, target int, committed time.Time) bool {
+	switch {
+	case inflight == p.opts.MaxInFlight:
+		return false
+	case n >= p.opts.MaxBatch:
+		return true
+	case inflight > 0:
+		return n >= p.opts.PipelineMin
+	default:
+		return n >= target || !time.Now().Before(committed.Add(p.opts.Linger))
+	}
+}
+
+// gather adds whatever else is already queued to pending, up to MaxBatch in all.
+func (p *Proposer) gather(pending []*request) []*request {
+	for len(pending) < p.opts.MaxBatch {
 		select {
 		case r := <-p.requests:
-			batch = append(batch, r)
+			pending = append(pending, r)
 		default:
-			return batch
+			return pending
 		}
 	}
-	return batch
+	return pending
 }
 
 func (p *Proposer) commit(batch []*request) {
@@ -290,6 +339,11 @@ func (p *Proposer) applyEntry(ctx context.Context, cmds []fsm.Command) ([]fsm.Re
 		return nil, fmt.Errorf("apply returned %T", resp)
 	}
 }
+
+// defaultLinger is long enough for the clients of a full entry to read their answers and
+// send their next commands on a loaded 2-core machine (measured: entries of 32 triggers
+// with 32 clients from 2 ms on, 18 at 1 ms), and short next to what a cron job notices.
+const defaultLinger = 3 * time.Millisecond
 
 // defaultApplyTimeout bounds an entry whose requests carry no deadline.
 const defaultApplyTimeout = 30 * time.Second
