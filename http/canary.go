@@ -221,8 +221,31 @@ func (s *server) trigger(c *gin.Context, p *params) {
 	s.command(c, t, func(id string) fsm.Command {
 		return fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: comment}}
 	}, func(res fsm.Result) reply {
-		return okReply(triggerReply{Status: "ok", Recovered: res.Recovered, Unpaused: res.Unpaused})
+		return okRaw(triggerBodies[b2i(res.Recovered)][b2i(res.Unpaused)])
 	})
+}
+
+// triggerBodies are the four answers a trigger can get, indexed by recovered and
+// unpaused, encoded once: encoding the same few bytes anew for every trigger took 4% of
+// a loaded leader's CPU.
+var triggerBodies = func() (bodies [2][2][]byte) {
+	for _, recovered := range []bool{false, true} {
+		for _, unpaused := range []bool{false, true} {
+			body, err := encodeBody(triggerReply{Status: "ok", Recovered: recovered, Unpaused: unpaused})
+			if err != nil {
+				panic(err)
+			}
+			bodies[b2i(recovered)][b2i(unpaused)] = body
+		}
+	}
+	return bodies
+}()
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *server) pause(c *gin.Context, p *params) {

@@ -15,10 +15,11 @@ import (
 
 const contentTypeJSON = "application/json; charset=utf-8"
 
-// reply is one answer: a status and a JSON body.
+// reply is one answer: a status and a JSON body, or the body already encoded (raw).
 type reply struct {
 	status int
 	body   any
+	raw    []byte
 }
 
 // apiError is an error with the status and message a client sees.
@@ -40,6 +41,9 @@ const (
 )
 
 func okReply(body any) reply { return reply{status: http.StatusOK, body: body} }
+
+// okRaw is a 200 whose body is already encoded.
+func okRaw(body []byte) reply { return reply{status: http.StatusOK, raw: body} }
 
 // statusOK is the body of an answer that carries nothing else.
 type statusOK struct {
@@ -97,19 +101,29 @@ func capitalize(s string) string {
 // write sends a reply as the original does: indented JSON (4 spaces, ": " between key
 // and value) ending in a newline. HTML characters are not escaped.
 func (s *server) write(c *gin.Context, r reply) {
+	body := r.raw
+	if body == nil {
+		var err error
+		if body, err = encodeBody(r.body); err != nil {
+			s.log.Error("encode response", "path", c.FullPath(), "error", err)
+			body = []byte(`{"status": "error", "error": "500 Internal Server Error"}` + "\n")
+			r.status = http.StatusInternalServerError
+		}
+	}
+	c.Header("Content-Type", contentTypeJSON)
+	c.Status(r.status)
+	_, _ = c.Writer.Write(body)
+}
+
+func encodeBody(body any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "    ")
-	if err := enc.Encode(r.body); err != nil {
-		s.log.Error("encode response", "path", c.FullPath(), "error", err)
-		buf.Reset()
-		buf.WriteString(`{"status": "error", "error": "500 Internal Server Error"}` + "\n")
-		r.status = http.StatusInternalServerError
+	if err := enc.Encode(body); err != nil {
+		return nil, err
 	}
-	c.Header("Content-Type", contentTypeJSON)
-	c.Status(r.status)
-	_, _ = c.Writer.Write(buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 func (s *server) writeError(c *gin.Context, status int, msg string) {
