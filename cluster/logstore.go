@@ -9,7 +9,10 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
 )
 
 // The Raft log lives in a write-ahead log (raft-wal) in <DataDir>/raft-wal; raft.db
@@ -35,9 +38,10 @@ func (s *logStore) Close() error {
 }
 
 // openLogStore opens the WAL in dataDir and moves into it any entries that an older
-// version left in raft.db, so an upgrade loses no acknowledged write.
-func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, logger *hclogAdapter) (*logStore, error) {
-	s, err := openWAL(filepath.Join(dataDir, walDirName), logger)
+// version left in raft.db, so an upgrade loses no acknowledged write. Compacted
+// segments go to trash.
+func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, trash *trash, logger *hclogAdapter) (*logStore, error) {
+	s, err := openWAL(filepath.Join(dataDir, walDirName), trash, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -48,18 +52,41 @@ func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, logger *hclogAdapt
 	return s, nil
 }
 
-func openWAL(dir string, logger *hclogAdapter) (*logStore, error) {
+// openWAL opens the WAL in dir. With a trash, deleted segments go there; without one
+// they are unlinked at once.
+func openWAL(dir string, trash *trash, logger *hclogAdapter) (*logStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	s := &logStore{meta: &metadb.BoltMetaDB{}}
+	var filer types.SegmentFiler = segment.NewFiler(dir, fs.New()) // raft-wal's own default
+	if trash != nil {
+		filer = &trashingFiler{Filer: segment.NewFiler(dir, fs.New()), dir: dir, trash: trash}
+	}
 	var err error
-	s.WAL, err = wal.Open(dir, wal.WithMetaStore(s.meta), wal.WithLogger(logger.Named("wal")))
+	s.WAL, err = wal.Open(dir, wal.WithMetaStore(s.meta), wal.WithLogger(logger.Named("wal")), wal.WithSegmentFiler(filer))
 	if err != nil {
 		s.meta.Close()
 		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+// trashingFiler is raft-wal's segment filer but for Delete, which moves the segment into
+// the trash instead of unlinking it: raft-wal deletes the segments a compaction frees
+// while it holds the lock every append needs (see trash).
+type trashingFiler struct {
+	*segment.Filer
+	dir   string
+	trash *trash
+}
+
+func (f *trashingFiler) Delete(baseIndex, id uint64) error {
+	path := filepath.Join(f.dir, segment.FileName(types.SegmentInfo{BaseIndex: baseIndex, ID: id}))
+	if err := f.trash.discard(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // migrateBoltLogs appends to dst the entries of src that dst lacks, then deletes them

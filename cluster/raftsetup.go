@@ -34,7 +34,8 @@ type raftParts struct {
 	log       *logStore             // the Raft log
 	logs      *logCache             // the log behind its cache, as raft reads it
 	applied   *appliedFSM           // the FSM as raft calls it
-	snapshots *raft.FileSnapshotStore
+	snapshots *snapshotStore
+	trash     *trash // compacted log segments and old snapshots, deleted slowly
 	transport *commitTransport
 	raft      *raft.Raft
 	hasState  bool   // the data dir held Raft state before we started
@@ -65,7 +66,11 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		return nil, fmt.Errorf("open raft.db: %w", err)
 	}
 	hclogger := newHCLogAdapter(cfg.Logger, "raft")
-	p.log, err = openLogStore(cfg.DataDir, p.store, hclogger)
+	p.trash, err = openTrash(cfg.DataDir, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	p.log, err = openLogStore(cfg.DataDir, p.store, p.trash, hclogger)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +78,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
-	// FileSnapshotStore keeps its files in <DataDir>/snapshots.
-	p.snapshots, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, snapshotsRetained, hclogger.Named("snapshots"))
+	p.snapshots, err = newSnapshotStore(cfg.DataDir, snapshotsRetained, p.trash, cfg.Logger, hclogger)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
@@ -156,6 +160,9 @@ func (p *raftParts) close() error {
 		if err := p.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close raft.db: %w", err))
 		}
+	}
+	if p.trash != nil {
+		p.trash.close()
 	}
 	return errors.Join(errs...)
 }
