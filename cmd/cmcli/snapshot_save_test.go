@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/coal-mine/coal-mine/cluster/writeback"
 )
 
 // A backup larger than the flush interval arrives whole, and only once complete.
@@ -17,7 +19,7 @@ func TestSaveStreamWritesTheWholeBackup(t *testing.T) {
 	}{
 		{"empty", 0},
 		{"smaller than one flush", 1000},
-		{"several flushes and a remainder", 2*syncEvery + 12345},
+		{"several flushes and a remainder", 2*writeback.Window + 12345},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +46,7 @@ func TestSaveStreamLeavesNothingOnFailure(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "backup.snap")
 	_, err := saveStream(path, func(w io.Writer) (int64, error) {
-		n, _ := w.Write(make([]byte, syncEvery+1))
+		n, _ := w.Write(make([]byte, writeback.Window+1))
 		return int64(n), errors.New("connection reset")
 	})
 	if err == nil {
