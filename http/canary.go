@@ -327,21 +327,22 @@ func parsePeriodicity(p *params) (*fsm.Periodicity, error) {
 
 // command runs a command on one canary on the leader: resolve the target there (its
 // state is the newest), propose, render. On a follower, a command on a canary named by
-// id needs no resolving and goes to the leader in the relay's next batch.
+// id needs no resolving and goes to the leader in the relay's next batch. Both bound
+// the proposal themselves (ProposeWithin), without a timer per request.
 func (s *server) command(c *gin.Context, t target, build func(id string) fsm.Command, render func(fsm.Result) reply) {
 	var relayed leaderOp
 	if t.id != "" && s.relay != nil {
 		relayed = func(ctx context.Context) (reply, error) {
-			res, err := s.relay.Propose(ctx, build(t.id))
+			res, err := s.relay.ProposeWithin(ctx, build(t.id), s.forwardTimeout)
 			return s.result(res, err, render)
 		}
 	}
-	s.onLeaderFor(c, ignoredBody(), s.commitTimeout, func(ctx context.Context) (reply, error) {
+	s.onLeaderFor(c, ignoredBody(), 0, func(ctx context.Context) (reply, error) {
 		id, err := s.resolve(t)
 		if err != nil {
 			return errorToReply(err), nil
 		}
-		res, err := s.proposer.Propose(ctx, build(id))
+		res, err := s.proposer.ProposeWithin(ctx, build(id), s.commitTimeout)
 		return s.result(res, err, render)
 	}, relayed)
 }

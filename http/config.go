@@ -30,6 +30,8 @@ type Store interface {
 // this node cannot commit and the request must go to the leader.
 type Proposer interface {
 	Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
+	// ProposeWithin is Propose bounded by timeout too, without a timer of its own.
+	ProposeWithin(ctx context.Context, cmd fsm.Command, timeout time.Duration) (fsm.Result, error)
 	Create(ctx context.Context, c fsm.Create, taken func(id string) bool) (fsm.Result, error)
 	// Commit commits a batch a follower relayed as one entry (see NewRelay).
 	Commit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error)
@@ -37,7 +39,7 @@ type Proposer interface {
 
 // Relay sends commands to the leader in batches: NewRelay.
 type Relay interface {
-	Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
+	ProposeWithin(ctx context.Context, cmd fsm.Command, timeout time.Duration) (fsm.Result, error)
 }
 
 // Cluster is what the HTTP layer needs to know about Raft leadership and membership.

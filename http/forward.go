@@ -38,9 +38,9 @@ func (s *server) onLeader(c *gin.Context, body *requestBody, op leaderOp) {
 	s.onLeaderFor(c, body, s.commitTimeout, op, nil)
 }
 
-// onLeaderFor is onLeader with op bounded by timeout on the leader (0: by the client).
-// A follower runs relayed, when given, instead of forwarding the request; if the leader
-// refuses the relay, it forwards.
+// onLeaderFor is onLeader with op bounded by timeout on the leader (0: by the client and
+// op itself). A follower runs relayed, when given, instead of forwarding the request; if
+// the leader refuses the relay, it forwards. relayed bounds itself.
 func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Duration, op, relayed leaderOp) {
 	ctx := c.Request.Context()
 	deadline := time.Now().Add(s.electionWait)
@@ -65,7 +65,7 @@ func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Dur
 				return
 			}
 		case !forwarded && relayed != nil && s.cluster.LeaderHTTPAddr() != "":
-			r, err := runOnLeader(ctx, s.forwardTimeout, relayed)
+			r, err := relayed(ctx)
 			switch {
 			case err == nil:
 				s.metrics.forwards.WithLabelValues("relayed").Inc()

@@ -68,6 +68,12 @@ func (p *fakeProposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result
 	return p.fsm.ApplyCommands([]fsm.Command{cmd})[0], nil
 }
 
+func (p *fakeProposer) ProposeWithin(ctx context.Context, cmd fsm.Command, timeout time.Duration) (fsm.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return p.Propose(ctx, cmd)
+}
+
 func (p *fakeProposer) Commit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
 	results := make([]fsm.Result, len(cmds))
 	for i, cmd := range cmds {

@@ -192,3 +192,43 @@ func proposeConcurrently(t *testing.T, n int, propose func(i int) error) {
 		}
 	}
 }
+
+// stuckApplier never commits: it waits until the entry gives up.
+type stuckApplier struct{ entries atomic.Int64 }
+
+func (a *stuckApplier) Apply(ctx context.Context, _ []byte) (any, error) {
+	a.entries.Add(1)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestProposeWithinGivesUpAtItsDeadline: a command that cannot be committed is answered
+// once its timeout has passed, and one that was still queued behind it is answered
+// without being sent.
+func TestProposeWithinGivesUpAtItsDeadline(t *testing.T) {
+	a := &stuckApplier{}
+	p := New(a, Options{})
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // the test's own bound
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() {
+		_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, 100*time.Millisecond)
+		errs <- err
+	}()
+	for a.entries.Load() == 0 { // the first is in flight; the second queues behind it
+		time.Sleep(time.Millisecond)
+	}
+	go func() {
+		_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "bbbbbbbb"}}, 50*time.Millisecond)
+		errs <- err
+	}()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a deadline exceeded", err)
+		}
+	}
+	if n := a.entries.Load(); n != 1 {
+		t.Errorf("%d entries sent, want 1: the queued command expired before its turn", n)
+	}
+}
