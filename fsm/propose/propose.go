@@ -218,35 +218,32 @@ func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 func (p *Proposer) loop() {
 	defer p.done.Done()
 	defer close(p.exited)
-	finished := make(chan int, p.opts.MaxInFlight) // each entry's command count
+	finished := make(chan committed, p.opts.MaxInFlight)
 	inflight := 0
 	defer func() {
 		for ; inflight > 0; inflight-- {
-			<-finished
+			(<-finished).answer()
 		}
 	}()
 	var (
-		pending   []*request
-		target    int       // commands the next entry waits for
-		committed time.Time // when the last entry committed
-		linger    = time.NewTimer(time.Hour)
-		lingering bool // linger runs until committed + Linger
+		pending    []*request
+		target     int       // commands the next entry waits for
+		lastCommit time.Time // when the last entry committed
+		linger     = time.NewTimer(time.Hour)
+		lingering  bool // linger runs until committed + Linger
 	)
 	linger.Stop()
 	for {
-		for len(pending) > 0 && p.ready(len(pending), inflight, target, committed) {
+		for len(pending) > 0 && p.ready(len(pending), inflight, target, lastCommit) {
 			n := min(len(pending), p.opts.MaxBatch)
 			batch := slices.Clone(pending[:n])
 			pending = append(pending[:0], pending[n:]...)
 			inflight++
-			go func() {
-				p.commit(batch)
-				finished <- len(batch)
-			}()
+			go func() { finished <- p.commit(batch) }()
 		}
 		switch wait := len(pending) > 0 && inflight == 0; {
 		case wait && !lingering:
-			linger.Reset(time.Until(committed.Add(p.opts.Linger)))
+			linger.Reset(time.Until(lastCommit.Add(p.opts.Linger)))
 			lingering = true
 		case !wait && lingering:
 			linger.Stop()
@@ -255,10 +252,13 @@ func (p *Proposer) loop() {
 		select {
 		case r := <-p.requests:
 			pending = p.gather(append(pending, r))
-		case n := <-finished:
+		case done := <-finished:
+			// Counted before the answers go out: a client that answers back at once
+			// must not count twice, once in the entry and once in the queue.
 			inflight--
-			committed = time.Now()
-			target = n + len(pending) + len(p.requests)
+			lastCommit = time.Now()
+			target = len(done.requests) + len(pending) + len(p.requests)
+			done.answer()
 		case <-linger.C:
 			lingering = false // ready now lets the waiting commands go
 		case <-p.stop:
@@ -272,7 +272,7 @@ func (p *Proposer) loop() {
 }
 
 // ready reports whether n waiting commands should go out as an entry now.
-func (p *Proposer) ready(n, inflight, target int, committed time.Time) bool {
+func (p *Proposer) ready(n, inflight, target int, lastCommit time.Time) bool {
 	switch {
 	case inflight == p.opts.MaxInFlight:
 		return false
@@ -281,7 +281,7 @@ func (p *Proposer) ready(n, inflight, target int, committed time.Time) bool {
 	case inflight > 0:
 		return n >= p.opts.PipelineMin
 	default:
-		return n >= target || !time.Now().Before(committed.Add(p.opts.Linger))
+		return n >= target || !time.Now().Before(lastCommit.Add(p.opts.Linger))
 	}
 }
 
@@ -298,7 +298,17 @@ func (p *Proposer) gather(pending []*request) []*request {
 	return pending
 }
 
-func (p *Proposer) commit(batch []*request) {
+// committed is an entry that has committed (or failed to), with the answers for its
+// commands, which the loop hands out.
+type committed struct {
+	requests []*request
+	outcomes []outcome
+}
+
+// commit sends batch as one entry. A command whose caller has gone or whose deadline has
+// passed is answered at once and left out; the others' answers are returned, for the
+// loop to hand out once it has counted them (see loop).
+func (p *Proposer) commit(batch []*request) committed {
 	live := batch[:0]
 	now := time.Now()
 	for _, r := range batch {
@@ -311,20 +321,29 @@ func (p *Proposer) commit(batch []*request) {
 			live = append(live, r)
 		}
 	}
+	done := committed{requests: live, outcomes: make([]outcome, len(live))}
 	if len(live) == 0 {
-		return
+		return done
 	}
 	cmds := make([]fsm.Command, len(live))
 	for i, r := range live {
 		cmds[i] = r.cmd
 	}
 	results, err := p.apply(live, cmds)
-	for i, r := range live {
+	for i := range live {
 		if err != nil {
-			r.result <- outcome{err: err}
-			continue
+			done.outcomes[i] = outcome{err: err}
+		} else {
+			done.outcomes[i] = outcome{res: results[i]}
 		}
-		r.result <- outcome{res: results[i]}
+	}
+	return done
+}
+
+// answer hands out an entry's answers.
+func (c committed) answer() {
+	for i, r := range c.requests {
+		r.result <- c.outcomes[i]
 	}
 }
 
