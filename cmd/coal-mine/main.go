@@ -62,6 +62,7 @@ func run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	go tuneGC(ctx, logger)
 
 	state := fsm.New()
 	node, err := cluster.New(ctx, cluster.Config{
