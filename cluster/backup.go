@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -53,14 +54,18 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 			return fmt.Errorf("backup: %w", err)
 		}
 	}
+	start := time.Now()
 	meta, snapshot, err := n.openSnapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer snapshot.Close()
+	opened := time.Now()
 	if err := writeBackup(w, meta, snapshot); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	n.logger.Info("backup sent", "snapshot_index", meta.Index, "bytes", meta.Size,
+		"snapshot_seconds", opened.Sub(start).Seconds(), "send_seconds", time.Since(opened).Seconds())
 	return nil
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark of issue 5, on loopback only: a 3-node coal-mine cluster
-# built from this tree, then (when etcd is installed) a 3-node etcd cluster, loaded by the
-# same tool (`cmcli bench`) one after the other, never at the same time. Prints one table.
+# built from this tree and (when etcd is installed) a 3-node etcd cluster, both started,
+# loaded by the same tool (`cmcli bench`) one at a time, each coal-mine scenario followed
+# by its etcd counterpart. Prints one table.
 #
 #   deploy/bench/run.sh
 #
@@ -107,6 +108,36 @@ say "coal-mine cluster ready: leader $leader, follower $follower"
 say "creating $canaries canaries"
 bench --node "$leader" --canaries "$canaries" --connections 16 --requests 1 --duration 0 --warmup 0 >/dev/null
 
+# --- etcd: three members on loopback, idle while coal-mine is measured -------------
+# Both clusters run side by side and each closed-loop scenario is followed at once by its
+# etcd counterpart: this machine's speed drifts by half within minutes, and a ratio is
+# only worth something between measurements taken close together. An idle cluster costs
+# the other next to nothing (heartbeats).
+etcd_pids=() etcd_leader=
+if [ -n "$etcd_bin" ]; then
+  cluster=
+  for i in 0 1 2; do
+    cluster+="${cluster:+,}e$i=http://127.0.0.1:${port[$((11 + 2 * i + 1))]}"
+  done
+  etcds=() health=()
+  for i in 0 1 2; do
+    client=http://127.0.0.1:${port[$((11 + 2 * i))]} peer=http://127.0.0.1:${port[$((11 + 2 * i + 1))]}
+    etcds+=("$client")
+    health+=("$client/health")
+    "${daemon_env[@]}" "$etcd_bin" --name "e$i" --data-dir "$work/etcd$i" \
+      --listen-client-urls "$client" --advertise-client-urls "$client" \
+      --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token coal-mine-bench \
+      >"$work/etcd$i.log" 2>&1 &
+    pids+=($!) etcd_pids+=($!)
+  done
+  "$bin/benchtool" wait-ready "${health[@]}"
+  etcd_leader=$("$bin/benchtool" etcd-leader "${etcds[@]}")
+  say "etcd cluster ready ($("$etcd_bin" --version | head -1)): leader $etcd_leader"
+else
+  say "etcd is not installed (Debian: etcd-server): no etcd comparison"
+fi
+
 # cpu_ticks sums the CPU time (clock ticks) the processes have used so far.
 cpu_ticks() {
   local total=0 pid f
@@ -130,14 +161,20 @@ run_scenario() { # name, then cmcli bench flags
   awk -v ticks=$((c1 - c0)) -v entries=$((i1 - i0)) -v ns=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {
     printf "{\"server_cpu_cores\": %.2f, \"raft_entries_per_second\": %.1f}\n", ticks / hz / (ns / 1e9), entries / (ns / 1e9) }' >"$out/$name.cpu.json"
 }
-server_pids=("${node_pids[@]}") raft_leader=$leader
+coal_mine_scenario() { server_pids=("${node_pids[@]}") raft_leader=$leader; run_scenario "$@"; }
+etcd_scenario() { # name, connections
+  if [ -n "$etcd_leader" ]; then
+    server_pids=("${etcd_pids[@]}") raft_leader=$etcd_leader
+    run_scenario "$1" --target etcd --node "$etcd_leader" --connections "$2"
+  fi
+}
 if [ "${BENCH_PERF:-0}" != 0 ]; then
   # A CPU profile of the leader during the measured part of leader-32.
   (sleep "${warmup%s}" && exec perf record -F 999 -g -p "$leader_pid" -o "$out/leader-32.perf.data" -- sleep "${duration%s}") \
     >"$work/perf.log" 2>&1 &
   perf_job=$!
 fi
-run_scenario leader-32 --node "$leader" --connections 32
+coal_mine_scenario leader-32 --node "$leader" --connections 32
 if [ -n "${perf_job:-}" ]; then
   wait "$perf_job" || say "perf record failed: $(tail -1 "$work/perf.log")"
   perf report -i "$out/leader-32.perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
@@ -146,8 +183,13 @@ if [ -n "${perf_job:-}" ]; then
     grep -v '^$' | head -80 >"$out/leader-32.perf-children.txt" || true
   say "leader CPU profile: $out/leader-32.perf.txt (self), $out/leader-32.perf-children.txt (inclusive)"
 fi
-run_scenario follower-32 --node "$follower" --connections 32
-run_scenario leader-1 --node "$leader" --connections 1
+etcd_scenario etcd-32 32
+coal_mine_scenario follower-32 --node "$follower" --connections 32
+coal_mine_scenario leader-1 --node "$leader" --connections 1
+etcd_scenario etcd-1 1
+# etcd has been measured: the rest is coal-mine's alone.
+for pid in "${etcd_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+for pid in "${etcd_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 
 if [ "$late" != 0 ]; then
   say "late: $late_canaries canaries due within 10s while the leader serves $late_rate triggers/s"
@@ -212,6 +254,8 @@ if [ "$scale" != 0 ]; then
   t0=$(date +%s%N)
   "$bin/cmcli" --config "$work/cmcli.ini" --host "$leader" --timeout 5m snapshot save "$work/scale-backup" >/dev/null
   backup_ns=$(($(date +%s%N) - t0))
+  # The leader logs how long taking the snapshot took, apart from sending it.
+  snapshot_seconds=$(grep -h 'msg="backup sent"' "$work"/node*.log | tail -1 | sed -n 's/.*snapshot_seconds=\([0-9.]*\).*/\1/p')
   wait "$load"
   # Removed only after the load: deleting 270 MB on this disk (ext4 with discard) holds
   # every fsync for about 100 ms, and that is not the backup's doing.
@@ -224,40 +268,11 @@ if [ "$scale" != 0 ]; then
   start_node "$follower_index"
   "$bin/benchtool" wait-ready "$follower/readyz"
   restart_ns=$(($(date +%s%N) - t0))
-  printf '{"rss_mb_after_import": %s, "rss_mb_at_end": %s, "peak_rss_mb": %s, "settle_seconds": %s, "backup_seconds": %s, "restart_seconds": %s}\n' \
-    "$rss_import" "$(rss_mb)" "$peak_before_restart" "$settle_seconds" "$(awk -v ns=$backup_ns 'BEGIN {printf "%.3f", ns / 1e9}')" \
+  printf '{"rss_mb_after_import": %s, "rss_mb_at_end": %s, "peak_rss_mb": %s, "settle_seconds": %s, "snapshot_seconds": %s, "backup_seconds": %s, "restart_seconds": %s}\n' \
+    "$rss_import" "$(rss_mb)" "$peak_before_restart" "$settle_seconds" "${snapshot_seconds:-0}" "$(awk -v ns=$backup_ns 'BEGIN {printf "%.3f", ns / 1e9}')" \
     "$(awk -v ns=$restart_ns 'BEGIN {printf "%.3f", ns / 1e9}')" >"$out/scale-ops.json"
 fi
-stop_all # etcd gets the machine to itself
-
-# --- etcd: three members on loopback -------------------------------------------------
-if [ -n "$etcd_bin" ]; then
-  cluster=
-  for i in 0 1 2; do
-    cluster+="${cluster:+,}e$i=http://127.0.0.1:${port[$((11 + 2 * i + 1))]}"
-  done
-  etcds=() health=() etcd_pids=()
-  for i in 0 1 2; do
-    client=http://127.0.0.1:${port[$((11 + 2 * i))]} peer=http://127.0.0.1:${port[$((11 + 2 * i + 1))]}
-    etcds+=("$client")
-    health+=("$client/health")
-    "${daemon_env[@]}" "$etcd_bin" --name "e$i" --data-dir "$work/etcd$i" \
-      --listen-client-urls "$client" --advertise-client-urls "$client" \
-      --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token coal-mine-bench \
-      >"$work/etcd$i.log" 2>&1 &
-    pids+=($!) etcd_pids+=($!)
-  done
-  "$bin/benchtool" wait-ready "${health[@]}"
-  etcd_leader=$("$bin/benchtool" etcd-leader "${etcds[@]}")
-  say "etcd cluster ready ($("$etcd_bin" --version | head -1)): leader $etcd_leader"
-  server_pids=("${etcd_pids[@]}") raft_leader=$etcd_leader
-  run_scenario etcd-32 --target etcd --node "$etcd_leader" --connections 32
-  run_scenario etcd-1 --target etcd --node "$etcd_leader" --connections 1
-  stop_all
-else
-  say "etcd is not installed (Debian: etcd-server): no etcd comparison"
-fi
+stop_all
 
 echo
 echo "coal-mine bench $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $duration per scenario"

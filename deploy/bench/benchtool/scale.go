@@ -23,20 +23,21 @@ type scaleReport struct {
 type scaleOps struct {
 	RSSAfterImportMB []float64 `json:"rss_mb_after_import"` // per node
 	RSSAtEndMB       []float64 `json:"rss_mb_at_end"`
-	PeakRSSMB        []float64 `json:"peak_rss_mb"`     // VmHWM before the restart
-	SettleSeconds    float64   `json:"settle_seconds"`  // from the import's end until the nodes were idle
-	BackupSeconds    float64   `json:"backup_seconds"`  // cmcli snapshot save on the leader
-	RestartSeconds   float64   `json:"restart_seconds"` // a follower SIGKILLed, to /readyz 200
+	PeakRSSMB        []float64 `json:"peak_rss_mb"`      // VmHWM before the restart
+	SettleSeconds    float64   `json:"settle_seconds"`   // from the import's end until the nodes were idle
+	SnapshotSeconds  float64   `json:"snapshot_seconds"` // the backup's snapshot, as the leader logged it
+	BackupSeconds    float64   `json:"backup_seconds"`   // cmcli snapshot save on the leader
+	RestartSeconds   float64   `json:"restart_seconds"`  // a follower SIGKILLed, to /readyz 200
 }
 
 // writeScaleSummary prints the scale figures under the table.
 func writeScaleSummary(w io.Writer, r scaleReport, ops scaleOps) error {
 	_, err := fmt.Fprintf(w, "scale: %d canaries with %d history entries each (imported in %.1fs, idle %.0fs later)\n"+
 		"  resident memory per node (MB)  after the import %s  at the end %s  peak %s\n"+
-		"  backup (cmcli snapshot save)   %.2fs on the leader under the load above\n"+
+		"  backup (cmcli snapshot save)   %.2fs on the leader under the load above (the snapshot %.2fs of it)\n"+
 		"  follower SIGKILLed, restarted  ready (/readyz 200) after %.2fs\n",
 		r.Canaries, r.History, r.ImportSeconds, ops.SettleSeconds, megabytes(ops.RSSAfterImportMB), megabytes(ops.RSSAtEndMB),
-		megabytes(ops.PeakRSSMB), ops.BackupSeconds, ops.RestartSeconds)
+		megabytes(ops.PeakRSSMB), ops.BackupSeconds, ops.SnapshotSeconds, ops.RestartSeconds)
 	return err
 }
 
