@@ -102,3 +102,60 @@ func TestSnapshotStoreCancel(t *testing.T) {
 		t.Fatalf("a cancelled snapshot left %v", dirs)
 	}
 }
+
+// TestSnapshotStoreKeepsWhatIsBeingRead: a snapshot open for reading (being sent to a
+// follower, say) outlives the snapshots that would reap it, reads back whole, and goes
+// at the first reap after its reader closes.
+func TestSnapshotStoreKeepsWhatIsBeingRead(t *testing.T) {
+	dataDir := t.TempDir()
+	logger := newTestLogger(t)
+	tr, err := openTrash(dataDir, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.close()
+	store, err := newSnapshotStore(dataDir, 1, tr, logger, newHCLogAdapter(logger, "raft"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	take := func(index uint64, data []byte) string {
+		t.Helper()
+		sink, err := store.Create(raft.SnapshotVersionMax, index, 1, raft.Configuration{}, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sink.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // snapshot ids carry the time in milliseconds
+		return sink.ID()
+	}
+	old := bytes.Repeat([]byte{'o'}, 3*writeback.Window)
+	oldID := take(1, old)
+	_, rc, err := store.Open(oldID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	take(2, []byte("newer"))
+	take(3, []byte("newest"))
+	eventually(t, 10*time.Second, trashEmpty(t, tr)) // whatever was reaped is gone
+	got, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("the open snapshot read back %d of %d bytes: %v", len(got), len(old), err)
+	}
+	rc.Close()
+
+	take(4, []byte("after"))
+	metas, err := store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metas {
+		if m.ID == oldID {
+			t.Fatalf("snapshot %s was kept after its reader closed: %v", oldID, metas)
+		}
+	}
+}
