@@ -68,7 +68,29 @@ func (e *encoder) canary(c *Canary) {
 	}
 	e.byte(flags)
 	e.time(c.Deadline)
-	e.history(c.History.Len(), c.History.All())
+	e.packedHistory(c.History)
+}
+
+// packedHistory writes a canary's history exactly as history does, straight from its
+// packed bytes: a time is the same varint in both, and a comment is copied, never made
+// into a string. In a snapshot of a million canaries with ten entries each, going
+// through the entries took a third of the encoding.
+func (e *encoder) packedHistory(h History) {
+	e.uvarint(uint64(h.n))
+	for b := h.packed; len(b) > 0; {
+		_, n := binary.Varint(b)
+		e.buf = append(e.buf, b[:n]...)
+		code, m := binary.Uvarint(b[n:])
+		b = b[n+m:]
+		if comment, ok := codedComment(code); ok {
+			e.string(comment)
+			continue
+		}
+		length := int(code - literalComment)
+		e.uvarint(uint64(length))
+		e.buf = append(e.buf, b[:length]...)
+		b = b[length:]
+	}
 }
 
 func (e *encoder) periodicity(p Periodicity) {

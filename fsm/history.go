@@ -179,22 +179,31 @@ func decodeEntry(b []byte) (HistoryEntry, int) {
 	code, m := binary.Uvarint(b[n:])
 	size := n + m
 	e := HistoryEntry{Micros: micros}
-	switch code {
-	case emptyComment:
-	case triggeredCode:
-		e.Comment = triggerComment
-	case createdCode:
-		e.Comment = createdComment
-	case pausedCode:
-		e.Comment = pauseComment
-	case unpausedCode:
-		e.Comment = unpauseComment
-	default:
+	if comment, ok := codedComment(code); ok {
+		e.Comment = comment
+	} else {
 		length := int(code - literalComment)
 		e.Comment = string(b[size : size+length])
 		size += length
 	}
 	return e, size
+}
+
+// codedComment is the comment a code below literalComment stands for.
+func codedComment(code uint64) (string, bool) {
+	switch code {
+	case emptyComment:
+		return "", true
+	case triggeredCode:
+		return triggerComment, true
+	case createdCode:
+		return createdComment, true
+	case pausedCode:
+		return pauseComment, true
+	case unpausedCode:
+		return unpauseComment, true
+	}
+	return "", false
 }
 
 // MarshalJSON writes the entries as a list, oldest first: the form Raft log entries of

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -29,6 +30,15 @@ func TestHistoryKeepsEveryEntry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := NewHistory(tt.entries...)
+			// A snapshot writes a canary's history from its packed bytes; the bytes
+			// must be those of the entries written one by one, the format snapshots have
+			// always had.
+			var packed, entryByEntry encoder
+			packed.packedHistory(h)
+			entryByEntry.history(h.Len(), h.All())
+			if !bytes.Equal(packed.buf, entryByEntry.buf) {
+				t.Errorf("snapshot encoding from the packed bytes %x, entry by entry %x", packed.buf, entryByEntry.buf)
+			}
 			if h.Len() != len(tt.entries) {
 				t.Errorf("Len() = %d, want %d", h.Len(), len(tt.entries))
 			}
