@@ -2,7 +2,9 @@
 //
 // A Node wraps hashicorp/raft (log in raft-wal, term and vote in
 // raft-boltdb, file snapshots) and hashicorp/memberlist (gossip membership). It takes any
-// raft.FSM, so it knows nothing of canaries.
+// raft.FSM, so it knows nothing of canaries. Big files leave the data directory through
+// a trash that frees them slowly, and snapshots reach the disk as they are written, so
+// that neither holds up the log's appends (see trash and snapshotStore).
 //
 // Membership follows the Consul model: every node gossips its node id, Raft
 // address, HTTP address and version. Fresh nodes started with
