@@ -193,42 +193,98 @@ func proposeConcurrently(t *testing.T, n int, propose func(i int) error) {
 	}
 }
 
-// stuckApplier never commits: it waits until the entry gives up.
-type stuckApplier struct{ entries atomic.Int64 }
-
-func (a *stuckApplier) Apply(ctx context.Context, _ []byte) (any, error) {
-	a.entries.Add(1)
-	<-ctx.Done()
-	return nil, ctx.Err()
+// heldApplier holds every entry until release is closed (or the entry gives up), then
+// commits it into a real state machine.
+type heldApplier struct {
+	fsmApplier
+	release chan struct{}
 }
 
-// TestProposeWithinGivesUpAtItsDeadline: a command that cannot be committed is answered
-// once its timeout has passed, and one that was still queued behind it is answered
-// without being sent.
-func TestProposeWithinGivesUpAtItsDeadline(t *testing.T) {
-	a := &stuckApplier{}
+func (a *heldApplier) Apply(ctx context.Context, entry []byte) (any, error) {
+	a.entries.Add(1)
+	select {
+	case <-a.release:
+		return a.fsm.Apply(&raft.Log{Type: raft.LogCommand, Data: entry}), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestProposeWithinAnswersAtItsDeadline: a command queued behind an entry that does not
+// commit is answered once its own timeout has passed, not when the entry ahead gives up,
+// and is never sent.
+func TestProposeWithinAnswersAtItsDeadline(t *testing.T) {
+	a := &heldApplier{fsmApplier: fsmApplier{fsm: fsm.New()}, release: make(chan struct{})}
 	p := New(a, Options{})
 	defer p.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // the test's own bound
-	defer cancel()
-	errs := make(chan error, 2)
+	defer close(a.release)
+	ctx := t.Context()
+	first := make(chan error, 1)
 	go func() {
-		_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, 100*time.Millisecond)
-		errs <- err
+		_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, time.Hour)
+		first <- err
 	}()
 	for a.entries.Load() == 0 { // the first is in flight; the second queues behind it
 		time.Sleep(time.Millisecond)
 	}
-	go func() {
-		_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "bbbbbbbb"}}, 50*time.Millisecond)
-		errs <- err
-	}()
-	for range 2 {
-		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v, want a deadline exceeded", err)
-		}
+	_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "bbbbbbbb"}}, 50*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline exceeded", err)
+	}
+	select {
+	case err := <-first:
+		t.Fatalf("the first command was answered (%v) before it committed", err)
+	default:
 	}
 	if n := a.entries.Load(); n != 1 {
-		t.Errorf("%d entries sent, want 1: the queued command expired before its turn", n)
+		t.Errorf("%d entries sent, want 1: the second command expired in the queue", n)
 	}
+}
+
+// TestCloseAnswersEveryCaller: closing a proposer with an entry in flight and commands
+// waiting behind it answers every caller, with a result or ErrStopped.
+func TestCloseAnswersEveryCaller(t *testing.T) {
+	a := &heldApplier{fsmApplier: fsmApplier{fsm: fsm.New()}, release: make(chan struct{})}
+	p := New(a, Options{})
+	const callers = 20
+	errs := make(chan error, callers)
+	for i := range callers {
+		go func() {
+			_, err := p.ProposeWithin(t.Context(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: idFor(i)}}, time.Hour)
+			errs <- err
+		}()
+		for i == 0 && a.entries.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // the others queue
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	time.Sleep(20 * time.Millisecond)
+	close(a.release) // the entry in flight commits; Close returns
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	for range callers {
+		select {
+		case err := <-errs:
+			if err != nil && !errors.Is(err, ErrStopped) {
+				t.Errorf("a caller got %v, want a result or ErrStopped", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a caller was never answered")
+		}
+	}
+}
+
+// idFor spells n as an eight-letter id.
+func idFor(n int) string {
+	b := []byte("aaaaaaaa")
+	for i := 7; i >= 0 && n > 0; i-- {
+		b[i] = byte('a' + n%26)
+		n /= 26
+	}
+	return string(b)
 }
