@@ -66,7 +66,8 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		return nil, fmt.Errorf("open raft.db: %w", err)
 	}
 	hclogger := newHCLogAdapter(cfg.Logger, "raft")
-	p.trash, err = openTrash(cfg.DataDir, cfg.Logger)
+	logger := cfg.Logger.With("node", id)
+	p.trash, err = openTrash(cfg.DataDir, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
-	p.snapshots, err = newSnapshotStore(cfg.DataDir, snapshotsRetained, p.trash, cfg.Logger, hclogger)
+	p.snapshots, err = newSnapshotStore(cfg.DataDir, snapshotsRetained, p.trash, logger, hclogger)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}

@@ -23,7 +23,7 @@ import (
 //   - Old snapshots go to the trash instead of being unlinked in one go (76 ms for
 //     260 MB, during which a log fsync took 65 ms). The trash frees a file by
 //     truncating it, which a reader would see, so a snapshot that is open (being sent to
-//     a follower, restored or backed up) is left for a later reap.
+//     a follower, restored or backed up) is reaped when its last reader closes it.
 //
 // It relies on the layout FileSnapshotStore has kept since raft 1.0: a snapshot being
 // written is <id>.tmp/state.bin, a finished one <id>/state.bin. Should that change, the
@@ -36,12 +36,14 @@ type snapshotStore struct {
 	logger *slog.Logger
 
 	mu      sync.Mutex
-	readers map[string]int // snapshot id -> readers that have it open
+	readers map[string]int  // snapshot id -> readers that have it open
+	skipped map[string]bool // snapshots reap left because they were open
 }
 
 const (
 	snapshotsDirName = "snapshots"
 	stateFileName    = "state.bin"
+	metaFileName     = "meta.json"
 	// snapshotRetainAll keeps FileSnapshotStore from reaping on its own: this store
 	// reaps, through the trash.
 	snapshotRetainAll = 1 << 30
@@ -52,14 +54,20 @@ func newSnapshotStore(dataDir string, retain int, trash *trash, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	return &snapshotStore{
+	s := &snapshotStore{
 		FileSnapshotStore: inner,
 		dir:               filepath.Join(dataDir, snapshotsDirName),
 		retain:            retain,
 		trash:             trash,
 		logger:            logger,
 		readers:           map[string]int{},
-	}, nil
+		skipped:           map[string]bool{},
+	}
+	// What a stopped node left beyond retain (a snapshot that was open) goes now.
+	if err := s.reap(); err != nil {
+		logger.Warn("could not delete old snapshots", "err", err)
+	}
+	return s, nil
 }
 
 // Open opens a snapshot for reading; until the reader is closed, reap leaves it alone.
@@ -77,9 +85,17 @@ func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, erro
 
 func (s *snapshotStore) release(id string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.readers[id]--; s.readers[id] <= 0 {
+	s.readers[id]--
+	last := s.readers[id] <= 0
+	if last {
 		delete(s.readers, id)
+	}
+	wasSkipped := last && s.skipped[id]
+	s.mu.Unlock()
+	if wasSkipped {
+		if err := s.reap(); err != nil {
+			s.logger.Warn("could not delete old snapshots", "err", err)
+		}
 	}
 }
 
@@ -120,9 +136,17 @@ func (s *snapshotStore) reap() error {
 	var errs []error
 	for _, m := range metas[min(s.retain, len(metas)):] {
 		if s.readers[m.ID] > 0 {
-			continue // reaped after its reader is done, at the next snapshot
+			s.skipped[m.ID] = true // reaped when its last reader closes it
+			continue
 		}
+		delete(s.skipped, m.ID)
+		// meta.json first: a snapshot without it is no longer listed, so a crash part
+		// way leaves no listed snapshot without its state.
 		dir := filepath.Join(s.dir, m.ID)
+		if err := os.Remove(filepath.Join(dir, metaFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
 		if err := s.trash.discard(filepath.Join(dir, stateFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -72,14 +72,24 @@ func openTrash(dataDir string, logger *slog.Logger) (*trash, error) {
 }
 
 // discard moves the file at path into the trash, to be deleted in the background. If
-// it cannot be moved (another file system), it is deleted at once.
+// it cannot be moved (another file system), it is deleted at once. The rename is not
+// fsynced: if a crash undoes it, the file is back where it was, and its owner deleted it
+// only after it stopped needing it (raft-wal removes segments it no longer lists when it
+// opens; a snapshot without meta.json is not listed).
 func (t *trash) discard(path string) error {
 	dst := filepath.Join(t.dir, strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+
 		strconv.FormatUint(t.next.Add(1), 36)+"-"+filepath.Base(path))
-	if err := os.Rename(path, dst); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return err
+	err := os.Rename(path, dst)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, statErr := os.Lstat(path); statErr != nil {
+			return err // the file is gone
 		}
+		// The trash directory is: make it again.
+		if mkErr := os.MkdirAll(t.dir, 0o700); mkErr == nil {
+			err = os.Rename(path, dst)
+		}
+	}
+	if err != nil {
 		t.logger.Warn("cannot move a file into the trash: deleting it at once", "path", path, "err", err)
 		return os.Remove(path)
 	}
