@@ -31,6 +31,19 @@ type benchConn struct {
 
 	conn net.Conn
 	br   *bufio.Reader
+	read int64 // bytes read from the connections so far
+}
+
+// countingReader counts what the answers' reader takes from the connection.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 // wireRequest is a request serialized once, with the address it goes to.
@@ -43,6 +56,9 @@ type wireRequest struct {
 // serializeRequest writes req in HTTP/1.1 wire form. Every answer is read to its end,
 // so the connection stays usable for the next request.
 func serializeRequest(req *http.Request) (wireRequest, error) {
+	if req.URL.User != nil {
+		return wireRequest{}, fmt.Errorf("%w: %s", errURLCredentials, req.URL.Redacted())
+	}
 	var buf bytes.Buffer
 	if err := req.Write(&buf); err != nil {
 		return wireRequest{}, fmt.Errorf("serializing the request to %s: %w", req.URL, err)
@@ -61,8 +77,19 @@ func serializeRequest(req *http.Request) (wireRequest, error) {
 
 // do sends req and reads the answer: its status, and its body when the status is not
 // 200 (up to 4 KiB, for the error's example). A failed exchange closes the connection;
-// the next do dials a new one.
+// the next do dials a new one. As net/http does, a request that got nothing back on a
+// kept-alive connection (the server closed it while it was idle) is sent once more on a
+// new one rather than counted as an error.
 func (c *benchConn) do(req []byte) (status int, body []byte, err error) {
+	reused, readBefore := c.conn != nil, c.read
+	status, body, err = c.exchange(req)
+	if err != nil && reused && c.read == readBefore {
+		status, body, err = c.exchange(req)
+	}
+	return status, body, err
+}
+
+func (c *benchConn) exchange(req []byte) (status int, body []byte, err error) {
 	if c.conn == nil {
 		if err := c.dial(); err != nil {
 			return 0, nil, err
@@ -111,10 +138,11 @@ func (c *benchConn) dial() error {
 		return err
 	}
 	c.conn = conn
+	src := countingReader{r: conn, n: &c.read}
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(conn, 4096)
+		c.br = bufio.NewReaderSize(src, 4096)
 	} else {
-		c.br.Reset(conn)
+		c.br.Reset(src)
 	}
 	return nil
 }
@@ -125,6 +153,10 @@ func (c *benchConn) close() {
 		c.conn = nil
 	}
 }
+
+// errURLCredentials is returned for a node URL with a user name or password in it, which
+// the bench would not send.
+var errURLCredentials = errors.New("the bench does not send credentials given in the URL")
 
 // errMixedHosts is returned when a target's requests do not all go to one node.
 var errMixedHosts = errors.New("the bench requests go to more than one host")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +28,14 @@ func TestBenchConnExchanges(t *testing.T) {
 		case "/close":
 			w.Header().Set("Connection", "close")
 			fmt.Fprint(w, `{"status": "ok"}`)
+		case "/idle-close": // answers, then drops the connection without saying so
+			w.Header().Set("Content-Length", "16")
+			fmt.Fprint(w, `{"status": "ok"}`)
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
 		case "/post":
 			if r.Method != http.MethodPost || r.ContentLength != 5 {
 				w.WriteHeader(http.StatusBadRequest)
@@ -61,6 +70,8 @@ func TestBenchConnExchanges(t *testing.T) {
 		{"POST", "/post", "hello", 200, "", 1},
 		{"GET", "/close", "", 200, "", 1},
 		{"GET", "/ok", "", 200, "", 2}, // the server closed the last one
+		{"GET", "/idle-close", "", 200, "", 2},
+		{"GET", "/ok", "", 200, "", 3}, // closed while idle: sent again on a new one
 	}
 	for i, s := range steps {
 		status, body, err := conn.do(wire(s.method, s.path, s.body))
@@ -70,6 +81,13 @@ func TestBenchConnExchanges(t *testing.T) {
 		if status != s.status || string(body) != s.errBody || dials.Load() != s.dials {
 			t.Errorf("step %d %s: status %d body %q dials %d; want %d %q %d", i, s.path, status, body, dials.Load(), s.status, s.errBody, s.dials)
 		}
+	}
+}
+
+func TestSerializeRequestRefusesURLCredentials(t *testing.T) {
+	req, _ := http.NewRequest(http.MethodGet, "http://ops:secret@10.0.0.5:8080/abcdefgh", nil)
+	if _, err := serializeRequest(req); !errors.Is(err, errURLCredentials) || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("err = %v, want errURLCredentials without the password", err)
 	}
 }
 
