@@ -36,14 +36,25 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// givenPorts are the ports freePort has handed out. A port is free only until someone
+// binds it, and the kernel may offer it again before the process it was given to has
+// started: a node's HTTP server once took the gossip port chosen for the node started
+// just before it. No port is handed out twice.
+var givenPorts sync.Map
+
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, given := givenPorts.LoadOrStore(port, true); !given {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // daemon is one running coal-mine process.
