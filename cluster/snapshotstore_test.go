@@ -11,21 +11,29 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// TestSnapshotStoreWritesReadsAndReaps: snapshots bigger than a few writeback windows
-// read back intact, only the newest retain are kept, and the old ones leave through the
-// trash.
-func TestSnapshotStoreWritesReadsAndReaps(t *testing.T) {
+// newTestSnapshotStore opens a store that keeps retain snapshots in a new data
+// directory, with its trash.
+func newTestSnapshotStore(t *testing.T, retain int) (*snapshotStore, *trash, string) {
+	t.Helper()
 	dataDir := t.TempDir()
 	logger := newTestLogger(t)
 	tr, err := openTrash(dataDir, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.close()
-	store, err := newSnapshotStore(dataDir, 2, tr, logger, newHCLogAdapter(logger, "raft"))
+	t.Cleanup(tr.close)
+	store, err := newSnapshotStore(dataDir, retain, tr, logger, newHCLogAdapter(logger, "raft"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return store, tr, dataDir
+}
+
+// TestSnapshotStoreWritesReadsAndReaps: snapshots bigger than a few writeback windows
+// read back intact, only the newest retain are kept, and the old ones leave through the
+// trash.
+func TestSnapshotStoreWritesReadsAndReaps(t *testing.T) {
+	store, tr, dataDir := newTestSnapshotStore(t, 2)
 
 	contents := map[string][]byte{}
 	for i := range 3 {
@@ -74,17 +82,7 @@ func TestSnapshotStoreWritesReadsAndReaps(t *testing.T) {
 }
 
 func TestSnapshotStoreCancel(t *testing.T) {
-	dataDir := t.TempDir()
-	logger := newTestLogger(t)
-	tr, err := openTrash(dataDir, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.close()
-	store, err := newSnapshotStore(dataDir, 2, tr, logger, newHCLogAdapter(logger, "raft"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, _, dataDir := newTestSnapshotStore(t, 2)
 	sink, err := store.Create(raft.SnapshotVersionMax, 10, 1, raft.Configuration{}, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -107,17 +105,7 @@ func TestSnapshotStoreCancel(t *testing.T) {
 // follower, say) outlives the snapshots that would reap it, reads back whole, and goes
 // when its reader closes it.
 func TestSnapshotStoreKeepsWhatIsBeingRead(t *testing.T) {
-	dataDir := t.TempDir()
-	logger := newTestLogger(t)
-	tr, err := openTrash(dataDir, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.close()
-	store, err := newSnapshotStore(dataDir, 1, tr, logger, newHCLogAdapter(logger, "raft"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, tr, _ := newTestSnapshotStore(t, 1)
 	take := func(index uint64, data []byte) string {
 		t.Helper()
 		sink, err := store.Create(raft.SnapshotVersionMax, index, 1, raft.Configuration{}, 1, nil)

@@ -204,15 +204,18 @@ if [ "$late" != 0 ]; then
   wait "$load"
 fi
 
-# rss_mb prints the resident memory of the three nodes in MB, as a JSON list.
-rss_mb() {
+# memory_mb prints a memory figure of the three nodes from /proc/PID/status (VmRSS: what
+# is resident now, VmHWM: the most it has been), in MB, as a JSON list.
+memory_mb() {
   local list= pid kb
   for pid in "${node_pids[@]}"; do
-    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+    kb=$(awk -v field="$1:" '$1 == field {print $2}' "/proc/$pid/status")
     list+="${list:+, }$((kb / 1024))"
   done
   echo "[$list]"
 }
+rss_mb() { memory_mb VmRSS; }
+peak_mb() { memory_mb VmHWM; }
 # settle waits until the three nodes use less than a fifth of a core between them for
 # 2 s, at most 120 s, and prints how long it waited.
 settle() {
@@ -225,15 +228,6 @@ settle() {
     if [ $((c1 - c0)) -lt $((2 * hz / 5)) ] || [ $((SECONDS - start)) -ge 120 ]; then break; fi
   done
   echo $((SECONDS - start))
-}
-# peak_mb prints the most resident memory each node has had (VmHWM), in MB.
-peak_mb() {
-  local list= pid kb
-  for pid in "${node_pids[@]}"; do
-    kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
-    list+="${list:+, }$((kb / 1024))"
-  done
-  echo "[$list]"
 }
 if [ "$scale" != 0 ]; then
   say "scale: importing $scale_canaries canaries with 10 history entries each"
