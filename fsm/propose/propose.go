@@ -245,9 +245,8 @@ func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 // Every entry costs a serial fsync on the leader and on each follower, messages, and
 // hand-offs between raft's goroutines: on a 3-node cluster on one 2-core machine, about
 // 1.9 ms of CPU over the three nodes whatever the entry holds, against under 0.1 ms per
-// trigger (fitted from runs at 8 to 128 connections). So
-// the fewer entries carry the same commands, the more commands the cluster commits, and
-// two rules keep entries full:
+// trigger (fitted from runs at 8 to 128 connections). So the fewer entries carry the
+// same commands, the more commands the cluster commits, and two rules keep entries full:
 //
 //   - A second entry goes out while one is in flight only if enough commands are waiting
 //     to fill it (PipelineMin); under moderate load one entry in flight commits more per
@@ -275,7 +274,7 @@ func (p *Proposer) loop() {
 		target     int       // commands the next entry waits for
 		lastCommit time.Time // when the last entry committed
 		linger     = time.NewTimer(time.Hour)
-		lingering  bool // linger runs until committed + Linger
+		lingering  bool // linger runs until lastCommit + Linger
 	)
 	linger.Stop()
 	for {
