@@ -54,7 +54,7 @@ func TestMigrateBoltLogs(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer bolt.Close()
-			w, err := openWAL(filepath.Join(dir, walDirName), nil, newHCLogAdapter(newTestLogger(t), "wal"))
+			w, err := openWAL(filepath.Join(dir, walDirName), nil, newHCLogAdapter(newTestLogger(t), "wal"), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +123,7 @@ func TestUpgradeFromBoltLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := openWAL(filepath.Join(dir, walDirName), nil, newHCLogAdapter(newTestLogger(t), "wal"))
+	w, err := openWAL(filepath.Join(dir, walDirName), nil, newHCLogAdapter(newTestLogger(t), "wal"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

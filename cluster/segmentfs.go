@@ -1,0 +1,276 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/types"
+
+	"github.com/coal-mine/coal-mine/cluster/writeback"
+)
+
+// segmentFS is raft-wal's file system with cheaper log fsyncs. Every Raft entry waits
+// for two of them in series (the leader's, then a follower's), and with the default one
+// each cost about 50 µs more than it has to on this project's ext4, for two reasons:
+//
+//   - raft-wal preallocates a segment with fallocate, which leaves its blocks
+//     "unwritten": the first write to each block changes the file's extent map, so the
+//     fsync that follows writes metadata as well as the entry.
+//   - it syncs with fsync, which also writes the inode's new modification time.
+//
+// So segments are created from a spare: a file of the segment's size written full of
+// zeros (what an unwritten block reads as, so raft-wal sees the same file) and fsynced
+// before it is renamed into place, and appends are synced with fdatasync, which writes
+// only what reading the data back needs. Measured on this machine, an fsync of a 3 KB
+// append took 254 µs on average into a fallocated segment and 207 µs with both changes,
+// 331 and 270 µs while a 3-node cluster was under load.
+//
+// The spare is written in the background once the segment in use is half full, so it is
+// ready when raft-wal moves on: a small log never writes one. Without a spare (the first
+// segment, or a spare still being written) a segment is created as raft-wal does.
+type segmentFS struct {
+	*fs.FS
+	logger hclog.Logger
+
+	mu        sync.Mutex // guards the spare's rename into place and its use
+	preparing atomic.Bool
+	stop      chan struct{}
+	done      sync.WaitGroup
+}
+
+const (
+	// spareName is the spare segment, ready to be renamed into place; spareTempName is
+	// one being written. raft-wal lists only names ending in ".wal".
+	spareName     = "spare.segment"
+	spareTempName = "spare.segment.tmp"
+	// spareChunk is how much of the spare is written per call, and sparePause the pause
+	// after each writeback window, so that writing 64 MB of zeros never keeps the log's
+	// fsyncs waiting behind more than a window (see writeback).
+	spareChunk = 1 << 20
+	sparePause = 10 * time.Millisecond
+)
+
+func newSegmentFS(logger hclog.Logger) *segmentFS {
+	return &segmentFS{FS: fs.New(), logger: logger, stop: make(chan struct{})}
+}
+
+// close stops a spare being written and waits for it; the half-written file is removed
+// when the next spare is prepared.
+func (s *segmentFS) close() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.done.Wait()
+}
+
+// removeSpares removes the spares in dir, ready or half-written.
+func (s *segmentFS) removeSpares(dir string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range []string{spareName, spareTempName} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the spare log segment: %w", err)
+		}
+	}
+	return nil
+}
+
+// Create creates segment name from the spare when there is one of the right size, and
+// as raft-wal does otherwise.
+func (s *segmentFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
+	if f, err := s.takeSpare(dir, name, size); err == nil {
+		return f, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		s.logger.Warn("cannot use the spare log segment: creating one", "dir", dir, "error", err)
+	}
+	wf, err := s.FS.Create(dir, name, size)
+	if err != nil {
+		return nil, err
+	}
+	created, ok := wf.(*fs.File)
+	if !ok {
+		return wf, nil
+	}
+	return s.newFile(&created.File, dir, size, true), nil
+}
+
+// OpenWriter opens an existing segment (the tail, after a restart) for appending.
+func (s *segmentFS) OpenWriter(dir, name string) (types.WritableFile, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s.newFile(f, dir, uint64(info.Size()), false), nil
+}
+
+// takeSpare renames the spare to name and opens it, or fails with an error wrapping
+// os.ErrNotExist when there is no spare ready.
+func (s *segmentFS) takeSpare(dir, name string, size uint64) (types.WritableFile, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	spare := filepath.Join(dir, spareName)
+	info, err := os.Stat(spare)
+	if err != nil {
+		return nil, err
+	}
+	if uint64(info.Size()) != size {
+		// Written for another segment size: not usable, and the next spare replaces it.
+		if err := os.Remove(spare); err != nil {
+			return nil, fmt.Errorf("remove a spare of %d bytes for segments of %d: %w", info.Size(), size, err)
+		}
+		return nil, fmt.Errorf("spare of %d bytes for segments of %d: %w", info.Size(), size, os.ErrNotExist)
+	}
+	path := filepath.Join(dir, name)
+	// raft-wal's Create must fail if the segment exists; it creates segments one at a
+	// time under its own lock, so nothing creates path between this check and the rename.
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("create %s: %w", path, os.ErrExist)
+	}
+	if err := os.Rename(spare, path); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return s.newFile(f, dir, size, true), nil
+}
+
+// prepareSpare writes a spare of size bytes in dir in the background, unless one is
+// being written.
+func (s *segmentFS) prepareSpare(dir string, size uint64) {
+	if !s.preparing.CompareAndSwap(false, true) {
+		return
+	}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		defer s.preparing.Store(false)
+		if err := s.writeSpare(dir, size); err != nil && !errors.Is(err, errSegmentFSClosed) {
+			s.logger.Warn("cannot prepare a spare log segment: the next segment is created when it is needed", "dir", dir, "error", err)
+		}
+	}()
+}
+
+var errSegmentFSClosed = errors.New("log closed")
+
+func (s *segmentFS) writeSpare(dir string, size uint64) error {
+	spare := filepath.Join(dir, spareName)
+	if info, err := os.Stat(spare); err == nil && uint64(info.Size()) == size {
+		return nil // one is ready
+	}
+	tmp := filepath.Join(dir, spareTempName)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	flush := writeback.ForFile(f)
+	zeros := make([]byte, spareChunk)
+	for written := uint64(0); written < size; {
+		n := min(uint64(len(zeros)), size-written)
+		if _, err := f.Write(zeros[:n]); err != nil {
+			return fmt.Errorf("write %s: %w", tmp, err)
+		}
+		written += n
+		flush.Wrote(int(n))
+		if written%writeback.Window == 0 {
+			select {
+			case <-s.stop:
+				return errSegmentFSClosed
+			case <-time.After(sparePause):
+			}
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	ok = true
+	s.mu.Lock()
+	err = os.Rename(tmp, spare)
+	s.mu.Unlock()
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// The rename need not be durable on its own: the segment made from the spare syncs
+	// the directory before its first entry is acknowledged (segmentFile.Sync).
+	return nil
+}
+
+// newFile wraps f, a segment of size bytes in dir; isNew says the directory entry has
+// not been synced yet.
+func (s *segmentFS) newFile(f *os.File, dir string, size uint64, isNew bool) *segmentFile {
+	sf := &segmentFile{File: f, fs: s, dir: dir, size: size}
+	sf.dirSynced.Store(!isNew)
+	return sf
+}
+
+// segmentFile is an open segment. Its Sync is an fdatasync, and the first Sync of a new
+// segment also syncs its directory, so that the file is still there after a crash (as
+// raft-wal's own file does). A write past the segment's middle asks for a spare.
+type segmentFile struct {
+	*os.File
+	fs        *segmentFS
+	dir       string
+	size      uint64
+	dirSynced atomic.Bool
+	asked     atomic.Bool
+}
+
+func (f *segmentFile) WriteAt(p []byte, off int64) (int, error) {
+	if !f.asked.Load() && uint64(off)+uint64(len(p)) > f.size/2 {
+		f.asked.Store(true)
+		f.fs.prepareSpare(f.dir, f.size)
+	}
+	return f.File.WriteAt(p, off)
+}
+
+func (f *segmentFile) Sync() error {
+	if err := dataSync(f.File); err != nil {
+		return err
+	}
+	if !f.dirSynced.Load() {
+		if err := syncDir(f.dir); err != nil {
+			return err
+		}
+		f.dirSynced.Store(true)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory, making the names created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
