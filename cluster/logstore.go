@@ -62,13 +62,13 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	s := &logStore{meta: &metadb.BoltMetaDB{}, fs: newSegmentFS(logger.Named("wal"))}
+	if segmentSize <= 0 {
+		segmentSize = wal.DefaultSegmentSize
+	}
+	s := &logStore{meta: &metadb.BoltMetaDB{}, fs: newSegmentFS(logger.Named("wal"), uint64(segmentSize))}
 	var filer types.SegmentFiler = segment.NewFiler(dir, s.fs)
 	if trash != nil {
 		filer = &trashingFiler{Filer: segment.NewFiler(dir, s.fs), dir: dir, trash: trash}
-	}
-	if segmentSize <= 0 {
-		segmentSize = wal.DefaultSegmentSize
 	}
 	// A spare found at start may have been a segment already: a crash between its
 	// rename and the directory's sync brings back the old name, with whatever entries
@@ -80,7 +80,7 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 	// A new log's first segment is made from a spare too (see segmentFS): written now,
 	// about 0.15 s for 64 MB here, once in a node's life.
 	if existing, _ := filepath.Glob(filepath.Join(dir, "*.wal")); len(existing) == 0 {
-		if err := s.fs.writeSpare(dir, uint64(segmentSize)); err != nil {
+		if err := s.fs.writeSpare(dir); err != nil {
 			logger.Warn("cannot prepare the first log segment: preallocating it instead", "error", err)
 		}
 	}

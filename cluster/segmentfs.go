@@ -38,9 +38,12 @@ import (
 type segmentFS struct {
 	*fs.FS
 	logger hclog.Logger
+	size   uint64                 // bytes per segment: the size of a spare
+	sync   func(dir string) error // syncs a directory; tests count the calls
 
 	mu        sync.Mutex // guards the spare's rename into place and its use
 	preparing atomic.Bool
+	fromSpare atomic.Int64 // segments made from a spare, for the logs and tests
 	stop      chan struct{}
 	done      sync.WaitGroup
 }
@@ -57,12 +60,13 @@ const (
 	sparePause = 10 * time.Millisecond
 )
 
-func newSegmentFS(logger hclog.Logger) *segmentFS {
-	return &segmentFS{FS: fs.New(), logger: logger, stop: make(chan struct{})}
+// newSegmentFS serves a WAL whose segments are size bytes.
+func newSegmentFS(logger hclog.Logger, size uint64) *segmentFS {
+	return &segmentFS{FS: fs.New(), logger: logger, size: size, sync: syncDir, stop: make(chan struct{})}
 }
 
-// close stops a spare being written and waits for it; the half-written file is removed
-// when the next spare is prepared.
+// close stops a spare being written, which removes its half-written file, and waits for
+// it (it looks between 8 MiB windows, so a smaller spare is finished first).
 func (s *segmentFS) close() {
 	select {
 	case <-s.stop:
@@ -77,7 +81,11 @@ func (s *segmentFS) removeSpares(dir string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, name := range []string{spareName, spareTempName} {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		err := os.Remove(filepath.Join(dir, name))
+		switch {
+		case err == nil:
+			s.logger.Info("removed a spare log segment left by the last run", "file", name)
+		case !errors.Is(err, os.ErrNotExist):
 			return fmt.Errorf("remove the spare log segment: %w", err)
 		}
 	}
@@ -87,10 +95,13 @@ func (s *segmentFS) removeSpares(dir string) error {
 // Create creates segment name from the spare when there is one of the right size, and
 // as raft-wal does otherwise.
 func (s *segmentFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
-	if f, err := s.takeSpare(dir, name, size); err == nil {
+	f, err := s.takeSpare(dir, name, size)
+	if err == nil {
+		s.logger.Debug("log segment made from the spare", "segment", name, "from_spare", s.fromSpare.Add(1))
 		return f, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		s.logger.Warn("cannot use the spare log segment: creating one", "dir", dir, "error", err)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
 	wf, err := s.FS.Create(dir, name, size)
 	if err != nil {
@@ -100,21 +111,19 @@ func (s *segmentFS) Create(dir, name string, size uint64) (types.WritableFile, e
 	if !ok {
 		return wf, nil
 	}
-	return s.newFile(&created.File, dir, size, true), nil
+	return s.newFile(&created.File, dir, true), nil
 }
 
-// OpenWriter opens an existing segment (the tail, after a restart) for appending.
+// OpenWriter opens an existing segment (the tail, after a restart) for appending. Its
+// name may not be durable yet: a crash can come between a spare's rename and the new
+// segment's first sync, and an fdatasync of the entries appended after the restart does
+// not make the rename durable. So its first Sync syncs the directory too.
 func (s *segmentFS) OpenWriter(dir, name string) (types.WritableFile, error) {
 	f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return s.newFile(f, dir, uint64(info.Size()), false), nil
+	return s.newFile(f, dir, true), nil
 }
 
 // takeSpare renames the spare to name and opens it, or fails with an error wrapping
@@ -135,24 +144,22 @@ func (s *segmentFS) takeSpare(dir, name string, size uint64) (types.WritableFile
 		return nil, fmt.Errorf("spare of %d bytes for segments of %d: %w", info.Size(), size, os.ErrNotExist)
 	}
 	path := filepath.Join(dir, name)
-	// raft-wal's Create must fail if the segment exists; it creates segments one at a
-	// time under its own lock, so nothing creates path between this check and the rename.
-	if _, err := os.Lstat(path); err == nil {
-		return nil, fmt.Errorf("create %s: %w", path, os.ErrExist)
-	}
-	if err := os.Rename(spare, path); err != nil {
-		return nil, err
+	// raft-wal's Create must fail if the segment exists.
+	if err := renameNoReplace(spare, path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("rename the spare to %s: %v", path, err) // not "no spare"
+		}
+		return nil, fmt.Errorf("rename the spare to %s: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return s.newFile(f, dir, size, true), nil
+	return s.newFile(f, dir, true), nil
 }
 
-// prepareSpare writes a spare of size bytes in dir in the background, unless one is
-// being written.
-func (s *segmentFS) prepareSpare(dir string, size uint64) {
+// prepareSpare writes a spare in dir in the background, unless one is being written.
+func (s *segmentFS) prepareSpare(dir string) {
 	if !s.preparing.CompareAndSwap(false, true) {
 		return
 	}
@@ -160,7 +167,7 @@ func (s *segmentFS) prepareSpare(dir string, size uint64) {
 	go func() {
 		defer s.done.Done()
 		defer s.preparing.Store(false)
-		if err := s.writeSpare(dir, size); err != nil && !errors.Is(err, errSegmentFSClosed) {
+		if err := s.writeSpare(dir); err != nil && !errors.Is(err, errSegmentFSClosed) {
 			s.logger.Warn("cannot prepare a spare log segment: the next segment is created when it is needed", "dir", dir, "error", err)
 		}
 	}()
@@ -168,7 +175,9 @@ func (s *segmentFS) prepareSpare(dir string, size uint64) {
 
 var errSegmentFSClosed = errors.New("log closed")
 
-func (s *segmentFS) writeSpare(dir string, size uint64) error {
+// writeSpare writes a spare in dir, unless one is there.
+func (s *segmentFS) writeSpare(dir string) error {
+	size := s.size
 	spare := filepath.Join(dir, spareName)
 	if info, err := os.Stat(spare); err == nil && uint64(info.Size()) == size {
 		return nil // one is ready
@@ -224,10 +233,9 @@ func (s *segmentFS) writeSpare(dir string, size uint64) error {
 	return nil
 }
 
-// newFile wraps f, a segment of size bytes in dir; isNew says the directory entry has
-// not been synced yet.
-func (s *segmentFS) newFile(f *os.File, dir string, size uint64, isNew bool) *segmentFile {
-	sf := &segmentFile{File: f, fs: s, dir: dir, size: size}
+// newFile wraps f, a segment in dir; isNew says its directory entry may not be durable.
+func (s *segmentFS) newFile(f *os.File, dir string, isNew bool) *segmentFile {
+	sf := &segmentFile{File: f, fs: s, dir: dir}
 	sf.dirSynced.Store(!isNew)
 	return sf
 }
@@ -239,15 +247,14 @@ type segmentFile struct {
 	*os.File
 	fs        *segmentFS
 	dir       string
-	size      uint64
 	dirSynced atomic.Bool
 	asked     atomic.Bool
 }
 
 func (f *segmentFile) WriteAt(p []byte, off int64) (int, error) {
-	if !f.asked.Load() && uint64(off)+uint64(len(p)) > f.size/2 {
+	if !f.asked.Load() && uint64(off)+uint64(len(p)) > f.fs.size/2 {
 		f.asked.Store(true)
-		f.fs.prepareSpare(f.dir, f.size)
+		f.fs.prepareSpare(f.dir)
 	}
 	return f.File.WriteAt(p, off)
 }
@@ -257,12 +264,20 @@ func (f *segmentFile) Sync() error {
 		return err
 	}
 	if !f.dirSynced.Load() {
-		if err := syncDir(f.dir); err != nil {
+		if err := f.fs.sync(f.dir); err != nil {
 			return err
 		}
 		f.dirSynced.Store(true)
 	}
 	return nil
+}
+
+// renameIfAbsent renames from to to unless to exists.
+func renameIfAbsent(from, to string) error {
+	if _, err := os.Lstat(to); err == nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: os.ErrExist}
+	}
+	return os.Rename(from, to)
 }
 
 // syncDir fsyncs a directory, making the names created in it durable.

@@ -12,9 +12,9 @@ import (
 	"github.com/hashicorp/raft-wal/types"
 )
 
-func newTestSegmentFS(t *testing.T) *segmentFS {
+func newTestSegmentFS(t *testing.T, size uint64) *segmentFS {
 	t.Helper()
-	s := newSegmentFS(newHCLogAdapter(newTestLogger(t), "wal"))
+	s := newSegmentFS(newHCLogAdapter(newTestLogger(t), "wal"), size)
 	t.Cleanup(s.close)
 	return s
 }
@@ -48,7 +48,7 @@ func TestSegmentFSSpare(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s := newTestSegmentFS(t)
+			s := newTestSegmentFS(t, size)
 			first, err := s.Create(dir, "first.wal", size)
 			if err != nil {
 				t.Fatal(err)
@@ -103,8 +103,8 @@ func TestSegmentFSSpare(t *testing.T) {
 func TestSegmentFSCreateRefusesAnExistingSegment(t *testing.T) {
 	const size = 1 << 20
 	dir := t.TempDir()
-	s := newTestSegmentFS(t)
-	s.prepareSpare(dir, size)
+	s := newTestSegmentFS(t, size)
+	s.prepareSpare(dir)
 	waitForSpare(t, dir, size)
 	if err := os.WriteFile(filepath.Join(dir, "taken.wal"), []byte("data"), 0o644); err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestSegmentFSIgnoresUnusableSpares(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, tt.left), junk, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			s := newTestSegmentFS(t)
+			s := newTestSegmentFS(t, size)
 			f, err := s.Create(dir, "seg.wal", size)
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +149,7 @@ func TestSegmentFSIgnoresUnusableSpares(t *testing.T) {
 				t.Fatal("a new segment holds what was left in the directory")
 			}
 			// The next spare replaces what was left.
-			s.prepareSpare(dir, size)
+			s.prepareSpare(dir)
 			waitForSpare(t, dir, size)
 			s.close()
 			if _, err := os.Stat(filepath.Join(dir, spareTempName)); !errors.Is(err, os.ErrNotExist) {
@@ -189,6 +189,9 @@ func TestWALOnSpareSegments(t *testing.T) {
 	if len(segments) < 5 {
 		t.Fatalf("the log fills %d segments; the test needs several", len(segments))
 	}
+	if made := w.fs.fromSpare.Load(); made != int64(len(segments)) {
+		t.Fatalf("%d of the %d segments were made from a spare, want all", made, len(segments))
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +215,73 @@ func TestWALOnSpareSegments(t *testing.T) {
 	// Appends go on after the reopen, in the recovered tail and beyond.
 	if err := w.StoreLogs([]*raft.Log{{Index: last + 1, Term: 2, Type: raft.LogCommand, Data: []byte("after")}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSegmentSyncsItsDirectoryOnce: an entry is acknowledged once the segment's Sync
+// returns, so the first Sync of a segment whose name may not be durable must sync the
+// directory as well: a new one, and one reopened after a crash that may have come
+// between a spare's rename and its first sync.
+func TestSegmentSyncsItsDirectoryOnce(t *testing.T) {
+	const size = 1 << 20
+	tests := []struct {
+		name string
+		open func(t *testing.T, s *segmentFS, dir string) types.WritableFile
+	}{
+		{name: "made from the spare", open: func(t *testing.T, s *segmentFS, dir string) types.WritableFile {
+			if err := s.writeSpare(dir); err != nil {
+				t.Fatal(err)
+			}
+			f, err := s.Create(dir, "seg.wal", size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.fromSpare.Load() != 1 {
+				t.Fatal("not made from the spare")
+			}
+			return f
+		}},
+		{name: "created without a spare", open: func(t *testing.T, s *segmentFS, dir string) types.WritableFile {
+			f, err := s.Create(dir, "seg.wal", size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}},
+		{name: "reopened after a restart", open: func(t *testing.T, s *segmentFS, dir string) types.WritableFile {
+			if err := os.WriteFile(filepath.Join(dir, "seg.wal"), make([]byte, size), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := s.OpenWriter(dir, "seg.wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newTestSegmentFS(t, size)
+			var synced []string
+			s.sync = func(d string) error {
+				synced = append(synced, d)
+				return syncDir(d)
+			}
+			f := tt.open(t, s, dir)
+			defer f.Close()
+			for i := range 3 {
+				if _, err := f.WriteAt([]byte("entry"), int64(i*5)); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				if len(synced) != 1 || synced[0] != dir {
+					t.Fatalf("after sync %d the directory was synced %d times (%v), want once, at the first", i+1, len(synced), synced)
+				}
+			}
+		})
 	}
 }
 
