@@ -60,6 +60,8 @@ const (
 	sparePause = 10 * time.Millisecond
 )
 
+var _ types.VFS = (*segmentFS)(nil)
+
 // newSegmentFS serves a WAL whose segments are size bytes.
 func newSegmentFS(logger hclog.Logger, size uint64) *segmentFS {
 	return &segmentFS{FS: fs.New(), logger: logger, size: size, sync: syncDir, stop: make(chan struct{})}

@@ -159,17 +159,25 @@ func TestSegmentFSIgnoresUnusableSpares(t *testing.T) {
 	}
 }
 
+// smallSegment is the segment size of the tests' logs: a few hundred entries fill one.
+const smallSegment = 64 << 10
+
+// openSmallWAL opens the WAL in dir with segments of smallSegment bytes.
+func openSmallWAL(t *testing.T, dir string) *logStore {
+	t.Helper()
+	w, err := openWAL(dir, nil, newHCLogAdapter(newTestLogger(t), "wal"), smallSegment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 // TestWALOnSpareSegments writes a log across many segments made from spares, reopens
 // it, and reads every entry back: raft-wal must find the end of each segment in a file
 // written full of zeros as it does in a preallocated one.
 func TestWALOnSpareSegments(t *testing.T) {
-	const segmentSize = 64 << 10
 	dir := filepath.Join(t.TempDir(), walDirName)
-	logger := newHCLogAdapter(newTestLogger(t), "wal")
-	w, err := openWAL(dir, nil, logger, segmentSize)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openSmallWAL(t, dir)
 	const last = 3000
 	payload := bytes.Repeat([]byte("x"), 200)
 	for i := uint64(1); i <= last; i += 10 {
@@ -195,10 +203,7 @@ func TestWALOnSpareSegments(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w, err = openWAL(dir, nil, logger, segmentSize)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w = openSmallWAL(t, dir)
 	defer w.Close()
 	if first, end := indexRange(t, w); first != 1 || end != last {
 		t.Fatalf("reopened log holds %d-%d, want 1-%d", first, end, last)
@@ -285,33 +290,23 @@ func TestSegmentSyncsItsDirectoryOnce(t *testing.T) {
 	}
 }
 
-var _ types.VFS = (*segmentFS)(nil)
-
 // TestOpenWALDiscardsSpareFoundAtStart: a spare found when the log opens may hold
 // entries of a segment that a crash renamed back (see openWAL); no segment may be made
 // from it.
 func TestOpenWALDiscardsSpareFoundAtStart(t *testing.T) {
-	const segmentSize = 64 << 10
 	dir := filepath.Join(t.TempDir(), walDirName)
-	logger := newHCLogAdapter(newTestLogger(t), "wal")
-	w, err := openWAL(dir, nil, logger, segmentSize)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openSmallWAL(t, dir)
 	if err := w.StoreLogs(entries(1, 10)); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	junk := bytes.Repeat([]byte("left over "), segmentSize/10+1)[:segmentSize]
+	junk := bytes.Repeat([]byte("left over "), smallSegment/10+1)[:smallSegment]
 	if err := os.WriteFile(filepath.Join(dir, spareName), junk, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err = openWAL(dir, nil, logger, segmentSize)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w = openSmallWAL(t, dir)
 	defer w.Close()
 	// Fill the tail segment until the log moves on to a new one, which is then almost
 	// empty: whatever it was made from shows past its first entry.
