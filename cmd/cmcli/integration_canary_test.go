@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
 )
 
 // Integration tests: the real cmcli binary against a real single-node coal-mine.
@@ -167,7 +169,7 @@ func TestIntegrationServerRefusals(t *testing.T) {
 		})
 	}
 	// Nothing listening: a failure (exit 1), not a usage error.
-	cli.fails(1, "connection refused", "--host", "127.0.0.1", "--port", fmt.Sprint(freePort(t)), "list")
+	cli.fails(1, "connection refused", "--host", "127.0.0.1", "--port", fmt.Sprint(freeport.Get(t)), "list")
 }
 
 func TestIntegrationAuthKey(t *testing.T) {
@@ -220,7 +222,7 @@ func TestIntegrationConfigure(t *testing.T) {
 	cli.ok("list")
 
 	// flags override the file: a wrong stored port, the right one on the command line
-	cli.quiet("configure", "--host", "127.0.0.1", "--port", fmt.Sprint(freePort(t)))
+	cli.quiet("configure", "--host", "127.0.0.1", "--port", fmt.Sprint(freeport.Get(t)))
 	if res := cli.run("list"); res.code != 1 {
 		t.Fatalf("list with a wrong stored port: %s", res)
 	}

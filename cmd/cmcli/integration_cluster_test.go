@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
 )
 
 func members(t *testing.T, status map[string]any) []map[string]any {
@@ -80,7 +82,7 @@ func TestIntegrationClusterSingleNode(t *testing.T) {
 func TestIntegrationThreeNodeCluster(t *testing.T) {
 	daemonBinary(t)
 	ids := []string{"n1", "n2", "n3"}
-	gossip := []int{freePort(t), freePort(t), freePort(t)}
+	gossip := []int{freeport.Get(t), freeport.Get(t), freeport.Get(t)}
 	var nodes []*testServer
 	for i, id := range ids {
 		var join []string

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
 )
 
 var binaries struct {
@@ -88,27 +89,6 @@ func daemonBinary(t *testing.T) string {
 	return binaries.daemon
 }
 
-// givenPorts are the ports freePort has handed out. A port is free only until someone
-// binds it, and the kernel may offer it again before the process it was given to has
-// started: a node's HTTP server once took the gossip port chosen for the node started
-// just before it. No port is handed out twice.
-var givenPorts sync.Map
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, given := givenPorts.LoadOrStore(port, true); !given {
-			return port
-		}
-	}
-}
-
 // lockedBuffer collects a process's log while it runs.
 type lockedBuffer struct {
 	mu  sync.Mutex
@@ -151,12 +131,12 @@ type testServer struct {
 func startServer(t *testing.T, opts serverOptions) *testServer {
 	t.Helper()
 	bin := daemonBinary(t)
-	s := &testServer{t: t, port: freePort(t), log: &lockedBuffer{}, nodeID: opts.nodeID}
+	s := &testServer{t: t, port: freeport.Get(t), log: &lockedBuffer{}, nodeID: opts.nodeID}
 	s.base = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	args := []string{
 		"--port", fmt.Sprint(s.port),
 		"--data-dir", t.TempDir(),
-		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", freeport.Get(t)),
 	}
 	if opts.authKey != "" {
 		args = append(args, "--auth-key", opts.authKey)

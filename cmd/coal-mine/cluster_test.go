@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
+	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
 )
 
 type testCluster struct {
@@ -28,7 +29,7 @@ func startCluster(t *testing.T, bin, sinkAddr string, n int) *testCluster {
 	t.Helper()
 	gossip := make([]string, n)
 	for i := range gossip {
-		gossip[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		gossip[i] = fmt.Sprintf("127.0.0.1:%d", freeport.Get(t))
 	}
 	c := &testCluster{t: t}
 	for i := 0; i < n; i++ {

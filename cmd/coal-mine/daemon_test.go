@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
+	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
 )
 
 // buildBinary compiles cmd/coal-mine once per test binary run.
@@ -34,27 +35,6 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("build coal-mine: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// givenPorts are the ports freePort has handed out. A port is free only until someone
-// binds it, and the kernel may offer it again before the process it was given to has
-// started: a node's HTTP server once took the gossip port chosen for the node started
-// just before it. No port is handed out twice.
-var givenPorts sync.Map
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, given := givenPorts.LoadOrStore(port, true); !given {
-			return port
-		}
-	}
 }
 
 // daemon is one running coal-mine process.
@@ -157,7 +137,7 @@ func (d *daemon) mustCall(command string, params url.Values) map[string]any {
 }
 
 func newDaemon(t *testing.T, bin string, sinkAddr string) *daemon {
-	port := freePort(t)
+	port := freeport.Get(t)
 	d := &daemon{
 		t:       t,
 		bin:     bin,
@@ -166,7 +146,7 @@ func newDaemon(t *testing.T, bin string, sinkAddr string) *daemon {
 		args: []string{
 			"--port", fmt.Sprint(port),
 			"--data-dir", t.TempDir(),
-			"--raft-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			"--raft-addr", fmt.Sprintf("127.0.0.1:%d", freeport.Get(t)),
 		},
 	}
 	host, sinkPort, _ := net.SplitHostPort(sinkAddr)
