@@ -116,9 +116,6 @@ func writeFileSync(path string, data []byte) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
-		dir.Sync()
-		dir.Close()
-	}
+	_ = syncDir(filepath.Dir(path)) // best effort, as it has always been here
 	return nil
 }
