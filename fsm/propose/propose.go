@@ -40,7 +40,7 @@ type Options struct {
 	// while another is still in flight.
 	PipelineMin int
 	// Linger is the longest an entry waits, after the last one committed, for the
-	// clients that entry answered to send their next commands (see loop).
+	// clients that entry answered to send their next commands (see next).
 	Linger time.Duration
 	// Relay leaves the commands' time unset: they are relayed to the leader, whose
 	// proposer stamps them (Commit), so that one clock orders every command.
@@ -50,15 +50,31 @@ type Options struct {
 }
 
 // Proposer batches commands into log entries.
+//
+// It has no goroutine of its own between callers and raft (group commit as in LevelDB's
+// writer queue): the caller whose command makes a batch ready sends that entry itself
+// and hands out the others' answers, and an entry that must wait out the linger is sent
+// by the linger's timer. Every hand-off between goroutines is a thread woken up on a
+// loaded machine, and a loop goroutine in the middle cost four of them per entry.
 type Proposer struct {
-	applier  Applier
-	opts     Options
-	requests chan *request
-	stop     chan struct{}
-	exited   chan struct{}                 // closed when the loop has answered every request it took
-	tick     atomic.Pointer[chan struct{}] // see ticker
-	done     sync.WaitGroup
-	once     sync.Once
+	applier Applier
+	opts    Options
+	slots   chan struct{} // one per queued command: a full queue makes Propose wait
+	stop    chan struct{}
+	exited  chan struct{}                 // closed once every entry in flight has been answered
+	tick    atomic.Pointer[chan struct{}] // see ticker
+	ticking sync.WaitGroup
+	once    sync.Once
+
+	mu         sync.Mutex
+	queue      []*request // waiting for an entry
+	inflight   int        // entries sent and not yet answered
+	target     int        // commands the next entry waits for (see ready)
+	lastCommit time.Time  // when the last entry committed
+	linger     *time.Timer
+	lingering  bool // linger is armed
+	stopped    bool
+	sending    sync.WaitGroup // entries in flight, for Close
 }
 
 type request struct {
@@ -91,16 +107,17 @@ func New(a Applier, opts Options) *Proposer {
 		opts.Now = time.Now
 	}
 	p := &Proposer{
-		applier:  a,
-		opts:     opts,
-		requests: make(chan *request, opts.MaxBatch*opts.MaxInFlight),
-		stop:     make(chan struct{}),
-		exited:   make(chan struct{}),
+		applier: a,
+		opts:    opts,
+		slots:   make(chan struct{}, opts.MaxBatch*(opts.MaxInFlight+1)),
+		stop:    make(chan struct{}),
+		exited:  make(chan struct{}),
 	}
+	p.linger = time.AfterFunc(time.Hour, p.lingerEnded)
+	p.linger.Stop()
 	tick := make(chan struct{})
 	p.tick.Store(&tick)
-	p.done.Add(2)
-	go p.loop()
+	p.ticking.Add(1)
 	go p.ticker()
 	return p
 }
@@ -112,7 +129,7 @@ const deadlineTick = 50 * time.Millisecond
 // ticker closes and replaces p.tick every deadlineTick: one timer wakes every waiting
 // caller, instead of a timer each.
 func (p *Proposer) ticker() {
-	defer p.done.Done()
+	defer p.ticking.Done()
 	t := time.NewTicker(deadlineTick)
 	defer t.Stop()
 	for {
@@ -129,10 +146,23 @@ func (p *Proposer) ticker() {
 // past reports whether a deadline (zero: none) has passed.
 func past(deadline time.Time) bool { return !deadline.IsZero() && !time.Now().Before(deadline) }
 
-// Close stops accepting commands and waits for the entries in flight.
+// Close stops accepting commands, answers the queued ones ErrStopped and waits for the
+// entries in flight.
 func (p *Proposer) Close() {
-	p.once.Do(func() { close(p.stop) })
-	p.done.Wait()
+	p.once.Do(func() {
+		close(p.stop)
+		p.mu.Lock()
+		p.stopped = true
+		p.linger.Stop()
+		queued := p.take(len(p.queue))
+		p.mu.Unlock()
+		for _, r := range queued {
+			r.result <- outcome{err: ErrStopped}
+		}
+		p.sending.Wait()
+		close(p.exited)
+	})
+	p.ticking.Wait()
 }
 
 // Propose commits one command and returns its result. A command whose Result.Err is set
@@ -158,7 +188,7 @@ func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.T
 	req := &request{ctx: ctx, deadline: deadline, cmd: cmd, result: make(chan outcome, 1)}
 	for queued := false; !queued; {
 		select {
-		case p.requests <- req:
+		case p.slots <- struct{}{}:
 			queued = true
 		case <-ctx.Done():
 			return fsm.Result{}, ctx.Err()
@@ -169,6 +199,18 @@ func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.T
 				return fsm.Result{}, context.DeadlineExceeded
 			}
 		}
+	}
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		<-p.slots
+		return fsm.Result{}, ErrStopped
+	}
+	p.queue = append(p.queue, req)
+	batch := p.next()
+	p.mu.Unlock()
+	if batch != nil {
+		p.send(batch) // answers req too, among the batch
 	}
 	for {
 		select {
@@ -240,13 +282,12 @@ func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 	}
 }
 
-// loop gathers what is queued into batches and hands each to a goroutine that commits it.
-//
-// Every entry costs a serial fsync on the leader and on each follower, messages, and
-// hand-offs between raft's goroutines: on a 3-node cluster on one 2-core machine, about
-// 1.9 ms of CPU over the three nodes whatever the entry holds, against under 0.1 ms per
-// trigger (fitted from runs at 8 to 128 connections). So the fewer entries carry the
-// same commands, the more commands the cluster commits, and two rules keep entries full:
+// Batching: every entry costs a serial fsync on the leader and on each follower,
+// messages, and hand-offs between raft's goroutines: on a 3-node cluster on one 2-core
+// machine, about 1.9 ms of CPU over the three nodes whatever the entry holds, against
+// under 0.1 ms per trigger (fitted from runs at 8 to 128 connections). So the fewer
+// entries carry the same commands, the more commands the cluster commits, and two rules
+// keep entries full:
 //
 //   - A second entry goes out while one is in flight only if enough commands are waiting
 //     to fill it (PipelineMin); under moderate load one entry in flight commits more per
@@ -259,105 +300,94 @@ func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 //     committed, or at most Linger. A lone client in a closed loop loses nothing: the
 //     command it sends next is the whole target. Commands that arrive on their own (a
 //     load at a fixed rate, a burst of mark-lates) wait up to Linger.
-func (p *Proposer) loop() {
-	defer p.done.Done()
-	defer close(p.exited)
-	finished := make(chan committed, p.opts.MaxInFlight)
-	inflight := 0
-	defer func() {
-		for ; inflight > 0; inflight-- {
-			(<-finished).answer()
-		}
-	}()
-	var (
-		pending    []*request
-		target     int       // commands the next entry waits for
-		lastCommit time.Time // when the last entry committed
-		linger     = time.NewTimer(time.Hour)
-		lingering  bool // linger runs until lastCommit + Linger
-	)
-	linger.Stop()
-	for {
-		for len(pending) > 0 && p.ready(len(pending), inflight, target, lastCommit) {
-			n := min(len(pending), p.opts.MaxBatch)
-			batch := slices.Clone(pending[:n])
-			pending = append(pending[:0], pending[n:]...)
-			inflight++
-			go func() { finished <- p.commit(batch) }()
-		}
-		switch wait := len(pending) > 0 && inflight == 0; {
-		case wait && !lingering:
-			linger.Reset(time.Until(lastCommit.Add(p.opts.Linger)))
-			lingering = true
-		case !wait && lingering:
-			linger.Stop()
-			lingering = false
-		}
-		// A full batch waiting is enough: beyond it, commands wait in p.requests, whose
-		// capacity makes Propose wait for room.
-		requests := p.requests
-		if len(pending) >= p.opts.MaxBatch {
-			requests = nil
-		}
-		select {
-		case r := <-requests:
-			pending = p.gather(append(pending, r))
-		case done := <-finished:
-			// Counted before the answers go out: a client that answers back at once
-			// must not count twice, once in the entry and once in the queue.
-			inflight--
-			lastCommit = time.Now()
-			target = len(done.requests) + len(pending) + len(p.requests)
-			done.answer()
-		case <-linger.C:
-			lingering = false // ready now lets the waiting commands go
-		case <-p.stop:
-			for _, r := range pending {
-				r.result <- outcome{err: ErrStopped}
-			}
-			p.drain(ErrStopped)
-			return
-		}
+
+// next takes the batch that should go out now, if any, counting it in flight; otherwise
+// it arms the linger for commands that wait with nothing in flight. p.mu is held.
+func (p *Proposer) next() []*request {
+	if p.stopped {
+		return nil
 	}
+	if p.ready() {
+		p.inflight++
+		p.sending.Add(1)
+		return p.take(min(len(p.queue), p.opts.MaxBatch))
+	}
+	if len(p.queue) > 0 && p.inflight == 0 && !p.lingering {
+		p.lingering = true
+		p.linger.Reset(time.Until(p.lastCommit.Add(p.opts.Linger)))
+	}
+	return nil
 }
 
-// ready reports whether n waiting commands should go out as an entry now.
-func (p *Proposer) ready(n, inflight, target int, lastCommit time.Time) bool {
+// ready reports whether the queued commands should go out as an entry now.
+func (p *Proposer) ready() bool {
+	n := len(p.queue)
 	switch {
-	case inflight == p.opts.MaxInFlight:
+	case n == 0 || p.inflight == p.opts.MaxInFlight:
 		return false
 	case n >= p.opts.MaxBatch:
 		return true
-	case inflight > 0:
+	case p.inflight > 0:
 		return n >= p.opts.PipelineMin
 	default:
-		return n >= target || !time.Now().Before(lastCommit.Add(p.opts.Linger))
+		return n >= p.target || !time.Now().Before(p.lastCommit.Add(p.opts.Linger))
 	}
 }
 
-// gather adds whatever else is already queued to pending, up to MaxBatch in all.
-func (p *Proposer) gather(pending []*request) []*request {
-	for len(pending) < p.opts.MaxBatch {
-		select {
-		case r := <-p.requests:
-			pending = append(pending, r)
-		default:
-			return pending
-		}
+// take removes the first n queued commands and frees their slots. p.mu is held.
+func (p *Proposer) take(n int) []*request {
+	batch := slices.Clone(p.queue[:n])
+	rest := copy(p.queue, p.queue[n:])
+	clear(p.queue[rest:]) // no stale pointers past the end
+	p.queue = p.queue[:rest]
+	for range n {
+		<-p.slots
 	}
-	return pending
+	return batch
+}
+
+// lingerEnded sends the waiting commands once the linger has passed (on the timer's
+// goroutine).
+func (p *Proposer) lingerEnded() {
+	p.mu.Lock()
+	p.lingering = false
+	batch := p.next()
+	p.mu.Unlock()
+	if batch != nil {
+		p.send(batch)
+	}
+}
+
+// send commits batch as one entry and hands out its answers. Whatever became ready
+// meanwhile (a full batch, or a pipelined one) goes out from a goroutine of its own, so
+// that the caller running send is not kept from its own answer.
+func (p *Proposer) send(batch []*request) {
+	done := p.commit(batch)
+	p.mu.Lock()
+	p.inflight--
+	p.lastCommit = time.Now()
+	// Counted before the answers go out: a client that answers back at once must not
+	// count twice, once in the entry and once in the queue.
+	p.target = len(done.requests) + len(p.queue)
+	next := p.next()
+	p.mu.Unlock()
+	done.answer()
+	p.sending.Done()
+	if next != nil {
+		go p.send(next)
+	}
 }
 
 // committed is an entry that has committed (or failed to), with the answers for its
-// commands, which the loop hands out.
+// commands, which send hands out.
 type committed struct {
 	requests []*request
 	outcomes []outcome
 }
 
 // commit sends batch as one entry. A command whose caller has gone or whose deadline has
-// passed is answered at once and left out; the others' answers are returned, for the
-// loop to hand out once it has counted them (see loop).
+// passed is answered at once and left out; the others' answers are returned, for send
+// to hand out once it has counted them.
 func (p *Proposer) commit(batch []*request) committed {
 	live := batch[:0]
 	for _, r := range batch {
@@ -445,15 +475,4 @@ func maxRemaining(reqs []*request) time.Duration {
 		}
 	}
 	return longest
-}
-
-func (p *Proposer) drain(err error) {
-	for {
-		select {
-		case r := <-p.requests:
-			r.result <- outcome{err: err}
-		default:
-			return
-		}
-	}
 }

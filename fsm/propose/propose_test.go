@@ -278,3 +278,34 @@ func TestCloseAnswersEveryCaller(t *testing.T) {
 		}
 	}
 }
+
+// TestFullBatchesFollowEachOther: with more commands queued than one entry takes, each
+// entry that commits sends the next full one at once, and every caller is answered.
+func TestFullBatchesFollowEachOther(t *testing.T) {
+	state := fsm.New()
+	a := &sizedApplier{fsmApplier: fsmApplier{fsm: state, delay: 2 * time.Millisecond}}
+	p := New(a, Options{MaxBatch: 4, MaxInFlight: 1})
+	defer p.Close()
+	res, err := p.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	const n = 40
+	proposeConcurrently(t, n, func(int) error {
+		res, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: res.Canary.ID}})
+		if err == nil {
+			err = res.Err
+		}
+		return err
+	})
+	total := 0
+	for _, size := range a.entrySizes()[1:] {
+		if size > 4 {
+			t.Errorf("an entry carried %d commands, more than MaxBatch 4", size)
+		}
+		total += size
+	}
+	if total != n {
+		t.Errorf("entries carried %d triggers, want %d", total, n)
+	}
+}
