@@ -181,6 +181,9 @@ func TestLeftNodeRejoinsWhenRestarted(t *testing.T) {
 	})
 }
 
+// TestPartitionedLeaderCannotCommitAndCatchesUp also restarts the deposed leader after
+// it has cleared the uncommitted suffix of its log: raft-wal v0.4.0 left such a log
+// unreadable, and the node panicked at every start from then on (raft-wal#31).
 func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 	c := newTestCluster(t, 3, nil)
 	old := c.waitLeader(formTimeout)
@@ -221,6 +224,16 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 		}
 		return nil
 	})
+
+	if !c.log.contains("clearing log suffix") {
+		t.Fatal("the deposed leader never cleared its log suffix: the restart below tests nothing")
+	}
+	c.kill(old)
+	c.start(old)
+	leader = c.waitLeader(failoverTimeout)
+	apply(t, leader.node, "after-restart", "x")
+	waitValue(t, syncTimeout, "after-restart", "x", c.nodes...)
+	waitValue(t, syncTimeout, "majority", "kept", old)
 }
 
 func TestPartitionedFollowerCatchesUp(t *testing.T) {

@@ -28,7 +28,14 @@ func (l *testLog) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
-func newTestLogger(t testing.TB) *slog.Logger {
+// contains reports whether a line logged so far contains s.
+func (l *testLog) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Contains(l.buf.Bytes(), []byte(s))
+}
+
+func newTestLog(t testing.TB) *testLog {
 	l := &testLog{}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("CLUSTER_TEST_LOGS") != "" {
@@ -37,8 +44,14 @@ func newTestLogger(t testing.TB) *slog.Logger {
 			l.mu.Unlock()
 		}
 	})
+	return l
+}
+
+func (l *testLog) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
+
+func newTestLogger(t testing.TB) *slog.Logger { return newTestLog(t).logger() }
 
 // fastGossip makes failure detection take about a second instead of five,
 // to keep the suite short. Raft keeps its production timings.
@@ -56,6 +69,7 @@ func fastGossip(c *memberlist.Config) {
 type testCluster struct {
 	t      testing.TB
 	net    *faultnet.Network
+	log    *testLog
 	logger *slog.Logger
 	nodes  []*testNode
 	// applyDelay slows every Apply of the nodes started from now on.
@@ -72,7 +86,8 @@ type testNode struct {
 // newTestCluster starts size nodes that bootstrap together.
 func newTestCluster(t testing.TB, size int, tweak func(*Config)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, net: faultnet.New(), logger: newTestLogger(t)}
+	c := &testCluster{t: t, net: faultnet.New(), log: newTestLog(t)}
+	c.logger = c.log.logger()
 	t.Cleanup(c.shutdownAll)
 	var join []string
 	for i := range size {

@@ -24,16 +24,15 @@ const walDirName = "raft-wal"
 // migrateBatch is how many entries move from raft.db to the WAL per append.
 const migrateBatch = 1024
 
-// logStore is the WAL with the metadata database it opens, which WAL.Close leaves open
-// (and locked): a node restarted in the same process could not open it again; and with
-// its file system, which may be writing a spare segment.
+// logStore is the WAL with the metadata database it opens, closed here as well when the
+// WAL fails to open; and with its file system, which may be writing a spare segment.
 type logStore struct {
 	*wal.WAL
 	meta *metadb.BoltMetaDB
 	fs   *segmentFS
 }
 
-// Close closes the WAL, then its metadata.
+// Close closes the WAL (and its metadata: closing that twice is harmless).
 func (s *logStore) Close() error {
 	err := s.WAL.Close()
 	s.fs.close()
@@ -85,7 +84,7 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 		}
 	}
 	var err error
-	s.WAL, err = wal.Open(dir, wal.WithMetaStore(s.meta), wal.WithLogger(logger.Named("wal")),
+	s.WAL, err = wal.Open(dir, wal.WithMetaStore(checkedMeta{s.meta}), wal.WithLogger(logger.Named("wal")),
 		wal.WithSegmentFiler(filer), wal.WithSegmentSize(segmentSize))
 	if err != nil {
 		s.fs.close()

@@ -124,7 +124,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		flagValues[s.flag] = fl.String(s.flag, s.def(&cfg), s.usage+" ["+s.env+"]")
 	}
 	fl.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: coal-mine [flags]\n\nRuns a coal-mine node. With no settings at all it is a single node on port 8080\nwith its data in ./coal-mine-data.\n\nFlags (environment variable in brackets):\n")
+		fmt.Fprintf(os.Stderr, "Usage: coal-mine [flags]\n       coal-mine repair-log [flags]\n\nRuns a coal-mine node. With no settings at all it is a single node on port 8080\nwith its data in ./coal-mine-data. repair-log rebuilds the Raft log of a stopped node\nthat refuses to start because its log is damaged.\n\nFlags (environment variable in brackets):\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {

@@ -28,6 +28,16 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == repairLogCommand {
+		if err := repairLog(os.Args[2:], os.Getenv, os.Stdout); err != nil {
+			if errors.Is(err, pflag.ErrHelp) {
+				return
+			}
+			fmt.Fprintln(os.Stderr, "coal-mine:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := loadConfig(os.Args[1:], os.Getenv)
 	if errors.Is(err, pflag.ErrHelp) {
 		return
@@ -80,7 +90,7 @@ func run(ctx context.Context, cfg Config) error {
 		Logger:            logger,
 	}, state)
 	if err != nil {
-		return fmt.Errorf("start cluster node: %w", err)
+		return explainStartError(fmt.Errorf("start cluster node: %w", err), cfg)
 	}
 	defer node.Shutdown()
 
