@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -34,6 +35,7 @@ func (n *Node) monitorLeadership() {
 			case !leader:
 				running.stop()
 				running = nil
+				n.established.Store(nil)
 			}
 		case <-n.stopCh:
 			return
@@ -47,14 +49,60 @@ type leaderRun struct {
 	done   chan struct{}
 }
 
+// establishment is one term of this node's leadership as the leader loop takes it up:
+// done is closed once a barrier has shown that every entry committed before the term
+// began is applied here. Until then the state machine can lack writes that earlier
+// terms acknowledged, and a read served from it would go back in time.
+type establishment struct {
+	term uint64
+	done chan struct{}
+}
+
 func (n *Node) startLeaderLoop() *leaderRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &leaderRun{cancel: cancel, done: make(chan struct{})}
+	est := &establishment{term: n.raft.CurrentTerm(), done: make(chan struct{})}
+	n.established.Store(est)
 	go func() {
 		defer close(run.done)
-		n.leaderLoop(ctx)
+		n.leaderLoop(ctx, est)
 	}()
 	return run
+}
+
+// leaderEstablished reports whether this node leads and has established its term.
+func (n *Node) leaderEstablished() bool {
+	est := n.established.Load()
+	if est == nil || !n.IsLeader() || est.term != n.raft.CurrentTerm() {
+		return false
+	}
+	select {
+	case <-est.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitEstablished waits until this node, as leader, has applied every entry that
+// earlier terms committed. It fails with ErrNotLeader if the node does not lead, or
+// leads in a term the leader loop has not taken up yet (callers retry).
+func (n *Node) waitEstablished(ctx context.Context) error {
+	est := n.established.Load()
+	if est == nil {
+		return fmt.Errorf("%w: leadership not yet taken up", ErrNotLeader)
+	}
+	select {
+	case <-est.done:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the leader to apply earlier terms: %w", ctx.Err())
+	case <-n.stopCh:
+		return ErrShutdown
+	}
+	if n.raft.CurrentTerm() != est.term || !n.IsLeader() {
+		return fmt.Errorf("%w: leadership changed", ErrNotLeader)
+	}
+	return nil
 }
 
 // stop ends the loop and waits for it; a nil run is not running.
@@ -65,10 +113,10 @@ func (r *leaderRun) stop() {
 	}
 }
 
-// leaderLoop: once a barrier shows our FSM and configuration are current,
-// reconcile Raft membership with gossip now, on every membership change, and
-// periodically.
-func (n *Node) leaderLoop(ctx context.Context) {
+// leaderLoop: once a barrier shows our FSM and configuration are current, the term is
+// established (consistent reads may be served), and Raft membership is reconciled with
+// gossip now, on every membership change, and periodically.
+func (n *Node) leaderLoop(ctx context.Context, est *establishment) {
 	for {
 		err := n.waitFuture(ctx, n.raft.Barrier(leaderBarrierTimeout))
 		if err == nil {
@@ -81,6 +129,12 @@ func (n *Node) leaderLoop(ctx context.Context) {
 		if !n.sleep(ctx, time.Second) {
 			return
 		}
+	}
+	close(est.done)
+	n.logger.Info("leadership established", "term", est.term)
+	if n.gossip == nil {
+		<-ctx.Done()
+		return
 	}
 
 	r := &reconciler{node: n, ctx: ctx, missingSince: make(map[string]time.Time), quorumWarned: make(map[string]bool)}

@@ -23,8 +23,10 @@ type Node struct {
 	fsm      raft.FSM
 
 	*raftParts
-	notifyCh   chan bool
-	leadership *leadershipFanout
+	notifyCh    chan bool
+	leadership  *leadershipFanout
+	established atomic.Pointer[establishment] // this node's current term as leader, nil when it does not lead
+	readiness   *readiness
 
 	gossip *memberlist.Memberlist // nil without gossip
 	// gossipAddr is read once at start: memberlist's LocalNode is not safe
@@ -75,6 +77,7 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		fsm:        fsm,
 		notifyCh:   make(chan bool, 1),
 		leadership: newLeadershipFanout(),
+		readiness:  newReadiness(),
 		stopCh:     make(chan struct{}),
 		raftDone:   make(chan struct{}),
 	}
@@ -104,11 +107,9 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		n.Shutdown()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	if n.gossip != nil {
-		n.wg.Add(1)
-		go n.monitorLeadership()
-	}
-	n.wg.Add(1)
+	n.wg.Add(3)
+	go n.monitorLeadership()
+	go n.trackReadiness()
 	go n.snapshotBySize()
 	n.logger.Info("cluster node started", "raft_addr", n.advertise, "gossip", cfg.GossipAddr,
 		"http_addr", n.httpAddr, "existing_state", n.hasState, "bootstrap_expect", cfg.BootstrapExpect)

@@ -37,10 +37,14 @@ func (n *Node) Barrier(ctx context.Context) error {
 	return nil
 }
 
-// VerifyLeader confirms with a quorum that this node is still the leader:
-// a read served after it is not stale.
+// VerifyLeader makes a read served after it linearizable: this node leads, has applied
+// every entry that earlier terms committed (a leader just elected may not have yet:
+// raft's own VerifyLeader does not wait for that), and a quorum confirms it still leads.
 func (n *Node) VerifyLeader(ctx context.Context) error {
 	if err := n.checkLeader(ctx); err != nil {
+		return err
+	}
+	if err := n.waitEstablished(ctx); err != nil {
 		return err
 	}
 	if err := n.waitFuture(ctx, n.raft.VerifyLeader()); err != nil {

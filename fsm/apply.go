@@ -11,6 +11,9 @@ func (f *FSM) apply(cmd *Command) Result {
 	if cmd.Version < 1 || cmd.Version > CommandVersion {
 		return Result{Err: fmt.Errorf("%w: %s version %d is not supported", ErrBadCommand, cmd.Type, cmd.Version)}
 	}
+	if cmd.Version < cmd.Needs() {
+		return Result{Err: fmt.Errorf("%w: %s version %d cannot name a canary by slug", ErrBadCommand, cmd.Type, cmd.Version)}
+	}
 	at := cmd.At.UTC().Truncate(time.Microsecond)
 	if at.Before(f.clock) {
 		at = f.clock
@@ -89,7 +92,7 @@ func (f *FSM) create(at time.Time, c *Create) Result {
 }
 
 func (f *FSM) update(at time.Time, u *Update) Result {
-	old := f.lookup(u.ID)
+	old := f.target(u.ID, u.Slug)
 	if old == nil {
 		return Result{Err: ErrNotFound}
 	}
@@ -154,11 +157,12 @@ func (f *FSM) update(at time.Time, u *Update) Result {
 }
 
 func (f *FSM) delete(d *Delete) Result {
-	c := f.lookup(d.ID)
+	c := f.target(d.ID, d.Slug)
 	if c == nil {
 		return Result{Err: ErrNotFound}
 	}
 	f.canaries.Delete(c)
+	f.counts.add(c, -1)
 	delete(f.slugs, c.Slug)
 	if f.observer != nil {
 		f.observer.DeadlineChanged(c.ID, time.Time{}, false)
@@ -167,7 +171,7 @@ func (f *FSM) delete(d *Delete) Result {
 }
 
 func (f *FSM) trigger(at time.Time, t *Trigger) Result {
-	old := f.lookup(t.ID)
+	old := f.target(t.ID, t.Slug)
 	if old == nil {
 		return Result{Err: ErrNotFound}
 	}
@@ -193,7 +197,7 @@ func (f *FSM) trigger(at time.Time, t *Trigger) Result {
 // pause keeps the late flag: only a trigger clears it, so LATE and RESUMED mails come in
 // pairs (the original server's observed behaviour).
 func (f *FSM) pause(at time.Time, p *Pause) Result {
-	old := f.lookup(p.ID)
+	old := f.target(p.ID, p.Slug)
 	if old == nil {
 		return Result{Err: ErrNotFound}
 	}
@@ -212,7 +216,7 @@ func (f *FSM) pause(at time.Time, p *Pause) Result {
 }
 
 func (f *FSM) unpause(at time.Time, u *Unpause) Result {
-	old := f.lookup(u.ID)
+	old := f.target(u.ID, u.Slug)
 	if old == nil {
 		return Result{Err: ErrNotFound}
 	}
@@ -257,7 +261,9 @@ func (f *FSM) notificationSent(n *NotificationSent) Result {
 
 // store inserts or replaces a canary and tells the observer about its deadline.
 func (f *FSM) store(c *Canary) {
-	f.canaries.ReplaceOrInsert(c)
+	old, _ := f.canaries.ReplaceOrInsert(c)
+	f.counts.add(old, -1)
+	f.counts.add(c, 1)
 	f.slugs[c.Slug] = c.ID
 	if f.observer != nil {
 		f.observer.DeadlineChanged(c.ID, c.Deadline, c.Watched())
@@ -271,6 +277,17 @@ func (f *FSM) enqueue(kind Kind, at time.Time, c *Canary) {
 	if f.observer != nil {
 		f.observer.OutboxChanged()
 	}
+}
+
+// target finds the canary a command names: by id, or by slug when id is empty.
+func (f *FSM) target(id, slug string) *Canary {
+	if id == "" {
+		var ok bool
+		if id, ok = f.slugs[slug]; !ok {
+			return nil
+		}
+	}
+	return f.lookup(id)
 }
 
 func (f *FSM) lookup(id string) *Canary {

@@ -22,8 +22,15 @@ const (
 	TypeImport           Type = "import"
 )
 
-// CommandVersion is the version this binary writes. Apply accepts every version up to it.
-const CommandVersion = 1
+// CommandVersion is the newest version this binary writes. Apply accepts every version
+// up to it. Version 2 added commands that name their canary by slug (see Command.Needs):
+// a command is written with the oldest version that can express it, so that during a
+// rolling upgrade a node still on the old binary refuses loudly only the commands it
+// cannot apply.
+const CommandVersion = 2
+
+// slugTargetVersion is the first version whose commands may name a canary by slug.
+const slugTargetVersion = 2
 
 // logFormat is the first byte of every log entry this package writes; it lets a future
 // binary change the framing (e.g. to a binary encoding) and still read old entries.
@@ -60,6 +67,7 @@ type Create struct {
 // Update changes the fields that are not nil. Emails set to an empty slice clears them.
 type Update struct {
 	ID          string       `json:"id"`
+	Slug        string       `json:"slug,omitempty"`
 	Name        *string      `json:"name,omitempty"`
 	Description *string      `json:"description,omitempty"`
 	Periodicity *Periodicity `json:"periodicity,omitempty"`
@@ -68,24 +76,28 @@ type Update struct {
 
 // Delete removes a canary.
 type Delete struct {
-	ID string `json:"id"`
+	ID   string `json:"id"`
+	Slug string `json:"slug,omitempty"` // when ID is empty: see Command.Needs
 }
 
 // Trigger records that the task ran.
 type Trigger struct {
 	ID      string `json:"id"`
+	Slug    string `json:"slug,omitempty"` // when ID is empty: see Command.Needs
 	Comment string `json:"comment,omitempty"`
 }
 
 // Pause stops monitoring a canary.
 type Pause struct {
 	ID      string `json:"id"`
+	Slug    string `json:"slug,omitempty"` // when ID is empty: see Command.Needs
 	Comment string `json:"comment,omitempty"`
 }
 
 // Unpause resumes monitoring a canary.
 type Unpause struct {
 	ID      string `json:"id"`
+	Slug    string `json:"slug,omitempty"` // when ID is empty: see Command.Needs
 	Comment string `json:"comment,omitempty"`
 }
 
@@ -106,6 +118,36 @@ type NotificationSent struct {
 type Import struct {
 	Canaries  []Canary `json:"canaries"`
 	Overwrite bool     `json:"overwrite,omitempty"`
+}
+
+// Needs is the oldest command version that can express c: commands on a canary carry
+// its id, or (from version 2) only its slug, which Apply resolves against the state as
+// it stands at that point of the log. A name is looked up through its slug, as the
+// original does. Resolving in Apply, not where the request arrived, is what makes a
+// command by slug or name see every write committed before it, on a leader just elected
+// as on any other.
+func (c *Command) Needs() int {
+	if c.targetSlug() != "" {
+		return slugTargetVersion
+	}
+	return 1
+}
+
+// targetSlug is the slug a command on one canary names it by, "" for one by id.
+func (c *Command) targetSlug() string {
+	switch {
+	case c.Update != nil:
+		return c.Update.Slug
+	case c.Delete != nil:
+		return c.Delete.Slug
+	case c.Trigger != nil:
+		return c.Trigger.Slug
+	case c.Pause != nil:
+		return c.Pause.Slug
+	case c.Unpause != nil:
+		return c.Unpause.Slug
+	}
+	return ""
 }
 
 // Result is what Apply returns for one command.

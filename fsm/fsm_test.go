@@ -460,3 +460,63 @@ func TestRestoreRejectsDamagedSnapshots(t *testing.T) {
 		t.Error("a JSON document was accepted as a snapshot")
 	}
 }
+
+// TestCommandsBySlug: a command that names its canary by slug is resolved as it is
+// applied, against the state as it stands at that point of the log.
+func TestCommandsBySlug(t *testing.T) {
+	f := New()
+	c := create(t, f, t0, "fbkvlsby", "My First Canary", 3600)
+	at := t0.Add(time.Minute)
+	desc := "new"
+	tests := []struct {
+		name    string
+		cmd     Command
+		wantErr error
+		check   func(*Canary) bool
+	}{
+		{"trigger", Command{Type: TypeTrigger, Trigger: &Trigger{Slug: c.Slug, Comment: "by slug"}}, nil,
+			func(c *Canary) bool { return comments(c)[0] == "Triggered (by slug)" }},
+		{"pause", Command{Type: TypePause, Pause: &Pause{Slug: c.Slug}}, nil, func(c *Canary) bool { return c.Paused }},
+		{"unpause", Command{Type: TypeUnpause, Unpause: &Unpause{Slug: c.Slug}}, nil, func(c *Canary) bool { return !c.Paused }},
+		{"update", Command{Type: TypeUpdate, Update: &Update{Slug: c.Slug, Description: &desc}}, nil,
+			func(c *Canary) bool { return c.Description == desc }},
+		{"unknown slug", Command{Type: TypeTrigger, Trigger: &Trigger{Slug: "no-such-canary"}}, ErrNotFound, nil},
+		{"id wins over slug", Command{Type: TypeTrigger, Trigger: &Trigger{ID: "aaaaaaaa", Slug: c.Slug}}, ErrNotFound, nil},
+		{"delete", Command{Type: TypeDelete, Delete: &Delete{Slug: c.Slug}}, nil, nil},
+		{"gone after delete", Command{Type: TypeTrigger, Trigger: &Trigger{Slug: c.Slug}}, ErrNotFound, nil},
+	}
+	for _, tt := range tests {
+		at = at.Add(time.Second)
+		if got := tt.cmd.Needs(); got != 2 {
+			t.Errorf("%s: Needs() = %d, want 2", tt.name, got)
+		}
+		res := apply(t, f, at, tt.cmd)
+		if !errors.Is(res.Err, tt.wantErr) {
+			t.Fatalf("%s: error %v, want %v", tt.name, res.Err, tt.wantErr)
+		}
+		if tt.check != nil && !tt.check(res.Canary) {
+			t.Errorf("%s: canary after it: %+v", tt.name, res.Canary)
+		}
+	}
+}
+
+// TestSlugTargetNeedsVersion2: version 1 had no slug targets; such an entry is refused,
+// never applied to some other canary.
+func TestSlugTargetNeedsVersion2(t *testing.T) {
+	f := New()
+	create(t, f, t0, "fbkvlsby", "My First Canary", 3600)
+	cmd := Command{Type: TypeTrigger, Version: 1, At: t0.Add(time.Second), Trigger: &Trigger{Slug: "my-first-canary"}}
+	data, err := EncodeBatch([]Command{cmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.Apply(&raft.Log{Type: raft.LogCommand, Data: data}).([]Result)[0]
+	if !errors.Is(res.Err, ErrBadCommand) {
+		t.Fatalf("a version-1 command by slug: %v, want ErrBadCommand", res.Err)
+	}
+	byID := Command{Type: TypeTrigger, Trigger: &Trigger{ID: "fbkvlsby"}}
+	if got := byID.Needs(); got != 1 {
+		t.Errorf("a command by id needs version %d, want 1", got)
+	}
+}
+

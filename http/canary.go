@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
 	"github.com/coal-mine/coal-mine/fsm/propose"
@@ -58,8 +59,8 @@ func (s *server) delete(c *gin.Context, p *params) {
 		s.fail(c, err)
 		return
 	}
-	s.command(c, t, func(id string) fsm.Command {
-		return fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: id}}
+	s.command(c, t, func(t target) fsm.Command {
+		return fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: t.id, Slug: t.slug}}
 	}, func(fsm.Result) reply { return okReply(okBody) })
 }
 
@@ -93,8 +94,8 @@ func (s *server) update(c *gin.Context, p *params) {
 		}
 		u.Emails = &emails
 	}
-	s.command(c, t, func(id string) fsm.Command {
-		u.ID = id
+	s.command(c, t, func(t target) fsm.Command {
+		u.ID, u.Slug = t.id, t.slug
 		return fsm.Command{Type: fsm.TypeUpdate, Update: &u}
 	}, s.canaryResult)
 }
@@ -218,8 +219,8 @@ func (s *server) trigger(c *gin.Context, p *params) {
 	if !ok {
 		comment, _ = p.last("m")
 	}
-	s.command(c, t, func(id string) fsm.Command {
-		return fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: comment}}
+	s.command(c, t, func(t target) fsm.Command {
+		return fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: t.id, Slug: t.slug, Comment: comment}}
 	}, func(res fsm.Result) reply {
 		return okRaw(triggerBodies[b2i(res.Recovered)][b2i(res.Unpaused)])
 	})
@@ -254,8 +255,8 @@ func (s *server) pause(c *gin.Context, p *params) {
 		s.fail(c, err)
 		return
 	}
-	s.command(c, t, func(id string) fsm.Command {
-		return fsm.Command{Type: fsm.TypePause, Pause: &fsm.Pause{ID: id, Comment: comment}}
+	s.command(c, t, func(t target) fsm.Command {
+		return fsm.Command{Type: fsm.TypePause, Pause: &fsm.Pause{ID: t.id, Slug: t.slug, Comment: comment}}
 	}, s.canaryResult)
 }
 
@@ -265,8 +266,8 @@ func (s *server) unpause(c *gin.Context, p *params) {
 		s.fail(c, err)
 		return
 	}
-	s.command(c, t, func(id string) fsm.Command {
-		return fsm.Command{Type: fsm.TypeUnpause, Unpause: &fsm.Unpause{ID: id, Comment: comment}}
+	s.command(c, t, func(t target) fsm.Command {
+		return fsm.Command{Type: fsm.TypeUnpause, Unpause: &fsm.Unpause{ID: t.id, Slug: t.slug, Comment: comment}}
 	}, s.canaryResult)
 }
 
@@ -282,8 +283,9 @@ func pauseParams(p *params) (target, string, error) {
 	return t, comment, nil
 }
 
-// target names a canary the way the request did: by id, slug or name.
-type target struct{ id, slug, name string }
+// target names a canary the way the request did: by id, or by slug. A name is looked up
+// through its slug, as the original does, so case and punctuation do not matter.
+type target struct{ id, slug string }
 
 // identify is the original's find_identifier: id wins over slug, slug over name (name
 // only where it does not mean the new name, i.e. not in update).
@@ -295,7 +297,7 @@ func identify(p *params, nameOK bool) (target, error) {
 		return target{slug: v}, nil
 	}
 	if v, ok := p.last("name"); ok && nameOK {
-		return target{name: v}, nil
+		return target{slug: fsm.Slug(v)}, nil
 	}
 	if nameOK {
 		return target{}, badRequest("Must specify id, slug, or name")
@@ -303,17 +305,13 @@ func identify(p *params, nameOK bool) (target, error) {
 	return target{}, badRequest("Must specify id or slug")
 }
 
-// resolve finds the id of a target in this node's state. An id is taken as given: the
-// command reports a canary that does not exist.
+// resolve finds the id of a target in this node's state, for a read. An id is taken as
+// given: the read reports a canary that does not exist.
 func (s *server) resolve(t target) (string, error) {
-	switch {
-	case t.id != "":
+	if t.id != "" {
 		return t.id, nil
-	case t.slug != "":
-		return s.store.IDBySlug(t.slug)
-	default:
-		return s.store.IDByName(t.name)
 	}
+	return s.store.IDBySlug(t.slug)
 }
 
 func parsePeriodicity(p *params) (*fsm.Periodicity, error) {
@@ -325,24 +323,20 @@ func parsePeriodicity(p *params) (*fsm.Periodicity, error) {
 	return &per, nil
 }
 
-// command runs a command on one canary on the leader: resolve the target there (its
-// state is the newest), propose, render. On a follower, a command on a canary named by
-// id needs no resolving and goes to the leader in the relay's next batch. Both bound
-// the proposal themselves (ProposeWithin), without a timer per request.
-func (s *server) command(c *gin.Context, t target, build func(id string) fsm.Command, render func(fsm.Result) reply) {
+// command runs a command on one canary on the leader, which resolves the target as it
+// applies the command (fsm.Command.Needs): a slug or name never resolves against a state
+// older than the command. On a follower it goes to the leader in the relay's next batch.
+// Both bound the proposal themselves (ProposeWithin), without a timer per request.
+func (s *server) command(c *gin.Context, t target, build func(target) fsm.Command, render func(fsm.Result) reply) {
 	var relayed leaderOp
-	if t.id != "" && s.relay != nil {
+	if s.relay != nil {
 		relayed = func(ctx context.Context) (reply, error) {
-			res, err := s.relay.ProposeWithin(ctx, build(t.id), s.forwardTimeout)
+			res, err := s.relay.ProposeWithin(ctx, build(t), s.forwardTimeout)
 			return s.result(res, err, render)
 		}
 	}
 	s.onLeaderFor(c, ignoredBody(), 0, func(ctx context.Context) (reply, error) {
-		id, err := s.resolve(t)
-		if err != nil {
-			return errorToReply(err), nil
-		}
-		res, err := s.proposer.ProposeWithin(ctx, build(id), s.commitTimeout)
+		res, err := s.proposer.ProposeWithin(ctx, build(t), s.commitTimeout)
 		return s.result(res, err, render)
 	}, relayed)
 }
@@ -363,10 +357,16 @@ func (s *server) canaryResult(res fsm.Result) reply {
 	return s.canaryReply(res.Canary)
 }
 
-// read answers from this node's state, or, for consistent=true, on the leader after it
-// confirmed with a quorum that it still leads.
+// read answers from this node's state, or, for consistent=true, on the leader once it
+// has applied what earlier terms committed and a quorum confirmed it still leads. A node
+// that has not caught up with the cluster since it started has only what it restored
+// and replayed so far: its reads wait for that, up to the election wait, then get a 503.
 func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 	if !consistent {
+		if !s.awaitCaughtUp(c.Request.Context()) {
+			s.unavailable(c, "this node has not caught up with the cluster since it started: retry shortly")
+			return
+		}
 		s.write(c, op())
 		return
 	}
@@ -376,6 +376,26 @@ func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 		}
 		return op(), nil
 	})
+}
+
+// awaitCaughtUp waits until this node has caught up once since it started, up to the
+// election wait; it reports whether it has.
+func (s *server) awaitCaughtUp(ctx context.Context) bool {
+	caughtUp := s.cluster.CaughtUp()
+	select {
+	case <-caughtUp:
+		return true
+	default:
+	}
+	timer := time.NewTimer(s.electionWait)
+	defer timer.Stop()
+	select {
+	case <-caughtUp:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 func (s *server) fail(c *gin.Context, err error) {

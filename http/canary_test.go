@@ -449,3 +449,35 @@ func TestListPages(t *testing.T) {
 		t.Errorf("next on the last page: %s", r.raw)
 	}
 }
+
+// TestLocalReadsWaitUntilTheNodeHasCaughtUp: a node that has not caught up with the
+// cluster since it started answers reads from what it replayed so far; rather than a
+// wrong 404 or an empty list, a read waits for it (up to the election wait), then gets
+// a 503 with Retry-After.
+func TestLocalReadsWaitUntilTheNodeHasCaughtUp(t *testing.T) {
+	n := newNode(t, nil, withElectionWait(50*time.Millisecond))
+	id := n.mustCreate(t, "name=Replayed&periodicity=60")
+	n.cluster.mu.Lock()
+	n.cluster.caughtUp = make(chan struct{})
+	n.cluster.mu.Unlock()
+
+	for _, q := range []string{"get?id=" + id, "get?name=Replayed", "list", "list?verbose=1"} {
+		r := n.get(t, canaryPrefix+q)
+		expectError(t, r, http.StatusServiceUnavailable, "this node has not caught up with the cluster since it started: retry shortly")
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", q)
+		}
+	}
+
+	// A read that arrives while the node catches up is answered once it has.
+	n = newNode(t, n.fsm, withElectionWait(10*time.Second))
+	n.cluster.caughtUp = make(chan struct{})
+	done := make(chan response, 1)
+	go func() { done <- n.get(t, canaryPrefix+"get?id="+id) }()
+	time.AfterFunc(20*time.Millisecond, func() { close(n.cluster.caughtUp) })
+	r := <-done
+	expectStatus(t, r, http.StatusOK)
+	if r.canary()["id"] != id {
+		t.Errorf("answered %v", r.raw)
+	}
+}

@@ -22,7 +22,6 @@ import (
 type Store interface {
 	Get(id string) (*fsm.Canary, error)
 	IDBySlug(slug string) (string, error)
-	IDByName(name string) (string, error)
 	List(fsm.Filter) ([]*fsm.Canary, bool)
 }
 
@@ -52,6 +51,8 @@ type Cluster interface {
 	// VerifyLeader confirms with a quorum that this node still leads.
 	VerifyLeader(ctx context.Context) error
 	Ready() bool
+	// CaughtUp is closed once this node has been Ready once since it started.
+	CaughtUp() <-chan struct{}
 	// Status is the JSON object shown by /coal-mine/v1/cluster/status (without "status").
 	Status() any
 	RemovePeer(ctx context.Context, id string) error
@@ -85,7 +86,7 @@ type Config struct {
 	Registry *prometheus.Registry
 	// ForwardClient forwards requests to the leader. Nil makes a keep-alive client.
 	ForwardClient *http.Client
-	// Relay, on a follower, batches the commands on one canary named by id (triggers)
+	// Relay, on a follower, batches the commands on one canary (triggers above all)
 	// to the leader. Nil forwards each request on its own.
 	Relay Relay
 }

@@ -101,6 +101,7 @@ type fakeCluster struct {
 	leaderAddr string
 	leaderID   string
 	ready      bool
+	caughtUp   chan struct{} // nil: caught up
 	// becomeLeaderOnWait makes WaitLeader turn this node into the leader.
 	becomeLeaderOnWait bool
 	verifyErr          error
@@ -160,6 +161,17 @@ func (c *fakeCluster) Ready() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ready
+}
+
+func (c *fakeCluster) CaughtUp() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.caughtUp == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return c.caughtUp
 }
 
 func (c *fakeCluster) Status() any {

@@ -17,7 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// A follower relays the commands its clients send by canary id (triggers above all) to
+// A follower relays the commands its clients send on one canary (triggers above all) to
 // the leader in batches: one internal request carries every command that arrived while
 // the previous batch was on its way, instead of one forwarded HTTP exchange each. The
 // leader commits a batch as one Raft entry and answers with the results, which the
@@ -31,8 +31,8 @@ const relayPath = "/coal-mine/internal/relay"
 // string's worth of comment.
 const maxRelayBody = 16 << 20
 
-// relayedTypes are the commands a follower may relay: those on one canary named by id,
-// which need nothing of the leader's state to build.
+// relayedTypes are the commands a follower may relay: those on one canary, named by id
+// or slug, which need nothing of the leader's state to build (Apply resolves a slug).
 var relayedTypes = map[fsm.Type]bool{
 	fsm.TypeTrigger: true, fsm.TypePause: true, fsm.TypeUnpause: true,
 	fsm.TypeDelete: true, fsm.TypeUpdate: true,

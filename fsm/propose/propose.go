@@ -273,10 +273,10 @@ func NewID() string {
 	return string(b)
 }
 
-// stamp sets the version and, unless the leader will, the proposer's time, in UTC to the
-// microsecond like every stored timestamp.
+// stamp sets the version (the oldest that can express the command) and, unless the
+// leader will, the proposer's time, in UTC to the microsecond like every stored timestamp.
 func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
-	cmd.Version = fsm.CommandVersion
+	cmd.Version = cmd.Needs()
 	if cmd.At.IsZero() && !leaveTime {
 		cmd.At = p.opts.Now().UTC().Truncate(time.Microsecond)
 	}
