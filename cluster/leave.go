@@ -20,7 +20,9 @@ const (
 // leadership to another voter; then the node announces by gossip that it is
 // leaving, waits for the leader to remove it from the Raft configuration,
 // and leaves gossip. Call Shutdown afterwards. A lone server stays in its own
-// configuration (removing the last voter would leave nobody to restart it).
+// configuration (removing the last voter would leave nobody to restart it), and
+// so does the last one alive: with no other voter alive, no quorum can commit its
+// removal, and waiting for one only delays the exit.
 func (n *Node) Leave(ctx context.Context) error {
 	if n.isShutdown() {
 		return ErrShutdown
@@ -32,7 +34,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	n.logger.Info("leaving the cluster")
 
-	others := n.otherVoters()
+	others := n.otherAliveVoters()
 	var errs []error
 	if n.IsLeader() && others > 0 {
 		if err := n.TransferLeadership(ctx, ""); err != nil {
@@ -66,12 +68,12 @@ func (n *Node) Leave(ctx context.Context) error {
 	return nil
 }
 
-// otherVoters counts the voters other than this node.
-func (n *Node) otherVoters() int {
+// otherAliveVoters counts the voters other than this node that gossip sees alive.
+func (n *Node) otherAliveVoters() int {
 	servers, _ := n.configuration()
 	count := 0
 	for _, s := range servers {
-		if s.Suffrage == raft.Voter && string(s.ID) != n.id {
+		if s.Suffrage == raft.Voter && string(s.ID) != n.id && n.memberAlive(string(s.ID)) {
 			count++
 		}
 	}

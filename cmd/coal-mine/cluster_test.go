@@ -221,3 +221,83 @@ func TestClusterSurvivesLeaderKillAndRestarts(t *testing.T) {
 		t.Fatalf("rolling-restart triggers lost: %v", final)
 	}
 }
+
+// terminate sends SIGTERM and returns how long the process took to exit cleanly.
+func (d *daemon) terminate() time.Duration {
+	d.t.Helper()
+	start := time.Now()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.t.Errorf("%s: exit after SIGTERM: %v\n%s", d.base, err, d.log)
+		}
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		d.t.Fatalf("%s: still running 30 s after SIGTERM", d.base)
+	}
+	return time.Since(start)
+}
+
+// exitLimit is what "SIGTERM ends the process within 5 s" allows a loaded test machine
+// for starting and reaping the process.
+const exitLimit = 6 * time.Second
+
+// TestSIGTERMEndsEveryNodePromptly: a node stops within 5 s of SIGTERM whatever the
+// cluster is doing: the last node alive of three (no quorum to leave with), and every
+// node of a cluster stopped at once, as docker compose down does.
+func TestSIGTERMEndsEveryNodePromptly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	bin := buildBinary(t)
+	sink, err := smtpsink.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+
+	t.Run("the last node alive", func(t *testing.T) {
+		c := startCluster(t, bin, sink.Addr(), 3)
+		leader := c.leader(15 * time.Second)
+		for _, f := range c.followers(leader) {
+			f.kill()
+		}
+		took := leader.terminate()
+		t.Logf("the last node alive stopped in %v", took)
+		if took > exitLimit {
+			t.Errorf("the last node took %v to stop", took)
+		}
+	})
+	t.Run("every node at once", func(t *testing.T) {
+		c := startCluster(t, bin, sink.Addr(), 3)
+		c.leader(15 * time.Second)
+		took := make(chan time.Duration, len(c.nodes))
+		for _, d := range c.nodes {
+			go func() { took <- d.terminate() }()
+		}
+		for range c.nodes {
+			d := <-took
+			t.Logf("a node stopped in %v", d)
+			if d > exitLimit {
+				t.Errorf("a node took %v to stop", d)
+			}
+		}
+	})
+	t.Run("the leader hands over", func(t *testing.T) {
+		c := startCluster(t, bin, sink.Addr(), 3)
+		leader := c.leader(15 * time.Second)
+		took := leader.terminate()
+		t.Logf("the leader stopped in %v", took)
+		if took > exitLimit {
+			t.Errorf("the leader took %v to stop", took)
+		}
+		if !strings.Contains(leader.log.String(), "leadership transfer") && !strings.Contains(leader.log.String(), "lost leadership") {
+			t.Errorf("the leader did not hand over:\n%s", leader.log)
+		}
+		c.leader(5*time.Second, leader)
+	})
+}
+

@@ -234,8 +234,8 @@ func TestDaemonEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v\n%s", err, d.log)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no exit 20s after SIGTERM")
+	case <-time.After(exitLimit):
+		t.Fatalf("no exit %v after SIGTERM", exitLimit)
 	}
 	if strings.Contains(d.log.String(), "s3cret") {
 		t.Fatal("the auth key appears in the log")

@@ -22,6 +22,7 @@ import (
 	"github.com/coal-mine/coal-mine/fsm"
 	"github.com/coal-mine/coal-mine/fsm/propose"
 	"github.com/coal-mine/coal-mine/http"
+	nethttp "net/http"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -142,23 +143,63 @@ func run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("HTTP server: %w", err)
 	}
 
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("HTTP shutdown", "err", err)
+	return shutdown(logger, server, stopAlerts, alertsDone, node, relay, proposer)
+}
+
+// The shutdown budget: SIGTERM ends the process within exitBudget, whatever state the
+// cluster is in (systemd, Kubernetes and docker stop all kill after a grace period, and an
+// operator restarting a node waits for it). In-flight requests get drainBudget; handing
+// over leadership and leaving the cluster get what remains up to leaveBudget; raft's own
+// shutdown gets the rest. raft can park in its replication pipeline and never return
+// from Shutdown (grafana/pyroscope#5518 shows the same hashicorp/raft deadlock): past the
+// budget the process exits anyway, which is as safe as a crash (every acknowledged write
+// is on disk).
+const (
+	exitBudget  = 5 * time.Second
+	drainBudget = time.Second
+	leaveBudget = 3500 * time.Millisecond
+)
+
+func shutdown(logger *slog.Logger, server *nethttp.Server, stopAlerts func(), alertsDone <-chan error,
+	node *cluster.Node, relay, proposer interface{ Close() }) error {
+	start := time.Now()
+	exitBy := start.Add(exitBudget)
+	done := make(chan error, 1)
+	go func() {
+		drainCtx, cancel := context.WithDeadline(context.Background(), start.Add(drainBudget))
+		if err := server.Shutdown(drainCtx); err != nil {
+			logger.Warn("HTTP shutdown: requests still running were cut", "err", err)
+		}
+		cancel()
+		stopAlerts()
+		<-alertsDone
+		leaveCtx, cancel := context.WithDeadline(context.Background(), start.Add(leaveBudget))
+		if err := node.Leave(leaveCtx); err != nil {
+			logger.Warn("leave cluster", "err", err)
+		}
+		cancel()
+		relay.Close()
+		proposer.Close()
+		if err := node.Shutdown(); err != nil {
+			done <- fmt.Errorf("stop raft: %w", err)
+			return
+		}
+		done <- nil
+	}()
+	timer := time.NewTimer(time.Until(exitBy))
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err == nil {
+			logger.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+		}
+		return err
+	case <-timer.C:
+		// Not a return: run's deferred closes would wait for the very shutdown that hangs.
+		logger.Error("shutdown did not finish in time: exiting anyway (every acknowledged write is on disk)", "budget", exitBudget)
+		os.Exit(1)
+		return nil
 	}
-	stopAlerts()
-	<-alertsDone
-	if err := node.Leave(shutdownCtx); err != nil {
-		logger.Warn("leave cluster", "err", err)
-	}
-	relay.Close()
-	proposer.Close()
-	if err := node.Shutdown(); err != nil {
-		return fmt.Errorf("stop raft: %w", err)
-	}
-	logger.Info("stopped")
-	return nil
 }
 
 // httpAdvertise is the address other nodes forward writes to: explicit, or the Raft
