@@ -93,6 +93,8 @@ type Service struct {
 	wake chan struct{} // tells the watcher the earliest deadline moved
 	poke chan struct{} // tells the dispatcher the outbox grew
 
+	metrics *metrics
+
 	active  atomic.Bool
 	running atomic.Bool
 	// onActive, if set (tests), hears each change of Active as it happens: before
@@ -137,6 +139,7 @@ func New(cfg Config) *Service {
 		stale:    true,
 		wake:     make(chan struct{}, 1),
 		poke:     make(chan struct{}, 1),
+		metrics:  newMetrics(),
 	}
 }
 

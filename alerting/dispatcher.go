@@ -189,13 +189,18 @@ func (d *dispatcher) send(ctx context.Context, r fsm.Notification) (outcome, err
 	}
 	msg := NewMessage(r, s.cfg.Sender)
 	if len(r.Emails) == 0 {
+		s.metrics.sent.WithLabelValues(string(r.Kind), "no_recipients").Inc()
 		s.log.Info(fmt.Sprintf("no emails for canary %s (%s, %s)", r.Name, r.CanaryID, msg.Subject),
 			"id", r.CanaryID, "kind", r.Kind, "seq", r.Seq)
 		return delivered, nil
 	}
 	if err := s.cfg.Notifier.Notify(ctx, msg); err != nil {
+		if ctx.Err() == nil {
+			s.metrics.failures.WithLabelValues(string(r.Kind)).Inc()
+		}
 		return failed, err
 	}
+	s.metrics.sent.WithLabelValues(string(r.Kind), "sent").Inc()
 	s.log.Info(fmt.Sprintf("notified for canary %s (%s, %s)", r.Name, r.CanaryID, msg.Subject),
 		"id", r.CanaryID, "kind", r.Kind, "seq", r.Seq, "to", r.Emails, "message_id", msg.MessageID)
 	return delivered, nil

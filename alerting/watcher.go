@@ -133,8 +133,10 @@ func (s *Service) markLate(ctx context.Context, e *entry) {
 		if res.Canary != nil {
 			name = res.Canary.Name
 		}
+		delay := s.now().Sub(e.deadlineTime())
+		s.metrics.lateness.Observe(delay.Seconds())
 		s.log.Info("canary is late", "id", e.id, "name", name, "deadline", e.deadlineTime(),
-			"delay", s.now().Sub(e.deadlineTime()).Round(time.Microsecond))
+			"delay", delay.Round(time.Microsecond))
 	default:
 		// A no-op: usually a trigger, pause or delete won the race, and the observer has
 		// already replaced or removed the entry. If the canary is still watched at the

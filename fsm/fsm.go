@@ -39,6 +39,23 @@ type FSM struct {
 	// whose clock lags) is applied at this time instead, so history stays ordered.
 	clock    time.Time
 	observer Observer
+	counts   counts // kept as canaries change, so Stats costs nothing
+}
+
+// counts are the canaries by state, for Stats.
+type counts struct{ late, paused int }
+
+// add adds (sign 1) or removes (sign -1) one canary's contribution.
+func (c *counts) add(canary *Canary, sign int) {
+	if canary == nil {
+		return
+	}
+	if canary.Late {
+		c.late += sign
+	}
+	if canary.Paused {
+		c.paused += sign
+	}
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -116,6 +133,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.canaries = st.canaries
+	f.counts = counts{}
+	f.canaries.Ascend(func(c *Canary) bool { f.counts.add(c, 1); return true })
 	f.slugs = st.slugs
 	f.outbox = st.outbox
 	f.nextSeq = st.nextSeq

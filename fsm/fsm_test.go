@@ -520,3 +520,52 @@ func TestSlugTargetNeedsVersion2(t *testing.T) {
 	}
 }
 
+// TestStatsFollowEveryChange: the counts behind the operator's metrics stay equal to a
+// count of the canaries through every kind of change, a restore included.
+func TestStatsFollowEveryChange(t *testing.T) {
+	f := New()
+	count := func(f *FSM) Stats {
+		var st Stats
+		canaries, _ := f.List(Filter{})
+		for _, c := range canaries {
+			st.Canaries++
+			if c.Late {
+				st.Late++
+			}
+			if c.Paused {
+				st.Paused++
+			}
+		}
+		return st
+	}
+	check := func(step string) {
+		t.Helper()
+		got, want := f.Stats(), count(f)
+		if got.Canaries != want.Canaries || got.Late != want.Late || got.Paused != want.Paused {
+			t.Fatalf("after %s: stats %+v, counted %+v", step, got, want)
+		}
+	}
+	create(t, f, t0, "aaaaaaaa", "one", 60)
+	create(t, f, t0, "bbbbbbbb", "two", 60)
+	check("creates")
+	apply(t, f, t0.Add(2*time.Minute), Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: "aaaaaaaa", Deadline: t0.Add(time.Minute)}})
+	check("mark late")
+	if st := f.Stats(); st.Outbox != 1 || !st.OldestUnsent.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("outbox stats %+v, want one record from the mark-late", st)
+	}
+	apply(t, f, t0.Add(3*time.Minute), Command{Type: TypePause, Pause: &Pause{ID: "aaaaaaaa"}})
+	check("pause of a late canary")
+	trigger(t, f, t0.Add(4*time.Minute), "aaaaaaaa", "")
+	check("trigger")
+	apply(t, f, t0.Add(5*time.Minute), Command{Type: TypePause, Pause: &Pause{ID: "bbbbbbbb"}})
+	apply(t, f, t0.Add(6*time.Minute), Command{Type: TypeDelete, Delete: &Delete{ID: "bbbbbbbb"}})
+	check("delete of a paused canary")
+
+	restored := New()
+	if err := restored.Restore(nopCloser{bytes.NewReader(snapshotBytes(t, f))}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := restored.Stats(), f.Stats(); got != want {
+		t.Errorf("restored stats %+v, want %+v", got, want)
+	}
+}

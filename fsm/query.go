@@ -95,6 +95,28 @@ func (f *FSM) Len() int {
 	return f.canaries.Len()
 }
 
+// Stats are the figures an operator's metrics need of the state.
+type Stats struct {
+	Canaries, Late, Paused int
+	// Outbox is the number of notifications not yet sent; OldestUnsent the time of the
+	// oldest of them (zero when there is none).
+	Outbox       int
+	OldestUnsent time.Time
+}
+
+// Stats returns the state's figures. It reads no canary: the counts are kept by Apply.
+func (f *FSM) Stats() Stats {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	st := Stats{Canaries: f.canaries.Len(), Late: f.counts.late, Paused: f.counts.paused, Outbox: len(f.outbox)}
+	for _, n := range f.outbox {
+		if st.OldestUnsent.IsZero() || n.At.Before(st.OldestUnsent) {
+			st.OldestUnsent = n.At
+		}
+	}
+	return st
+}
+
 // Deadline is a watched canary's deadline, for the deadline watcher.
 type Deadline struct {
 	ID string

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -301,3 +302,94 @@ func TestSIGTERMEndsEveryNodePromptly(t *testing.T) {
 	})
 }
 
+// scrape returns a node's /metrics text.
+func (d *daemon) scrape() string {
+	d.t.Helper()
+	resp, err := http.Get(d.base + "/metrics")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		d.t.Fatalf("/metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(body)
+}
+
+// metricValue finds one sample ("name" or `name{labels}`) in a scrape.
+func metricValue(scrape, series string) (float64, bool) {
+	for _, line := range strings.Split(scrape, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest, &v); err == nil {
+				return v, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestMetricsLetAnOperatorPage: every node exports its Raft role and health, the
+// cluster's membership, the state's and the outbox's figures; the leader also counts
+// the notifications it sent and how late it marked canaries. No canary name or id is
+// ever a label.
+func TestMetricsLetAnOperatorPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	bin := buildBinary(t)
+	sink, err := smtpsink.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	c := startCluster(t, bin, sink.Addr(), 3)
+	leader := c.leader(15 * time.Second)
+	canary := leader.mustCall("create", url.Values{"name": {"Nightly Secret Job"}, "periodicity": {"1"}, "email": {"ops@example.org"}})["canary"].(map[string]any)
+	id := canary["id"].(string)
+	leader.mustCall("create", url.Values{"name": {"Paused Job"}, "periodicity": {"3600"}, "paused": {"true"}})
+
+	eventually(t, 15*time.Second, "the late canary is mailed", func() error {
+		if v, _ := metricValue(leader.scrape(), `coal_mine_notifications_sent_total{kind="late",outcome="sent"}`); v != 1 {
+			return fmt.Errorf("late notifications sent: %v", v)
+		}
+		return nil
+	})
+	leaders := 0.0
+	for _, d := range c.nodes {
+		var text string
+		want := map[string]float64{
+			"coal_mine_raft_voters": 3, `coal_mine_cluster_members{state="alive"}`: 3,
+			`coal_mine_cluster_members{state="failed"}`: 0, "coal_mine_ready": 1,
+			"coal_mine_canaries": 2, "coal_mine_canaries_late": 1, "coal_mine_canaries_paused": 1,
+		}
+		eventually(t, 10*time.Second, d.base+" metrics", func() error {
+			text = d.scrape()
+			for series, v := range want {
+				if got, ok := metricValue(text, series); !ok || got != v {
+					return fmt.Errorf("%s = %v (present %v), want %v", series, got, ok, v)
+				}
+			}
+			return nil
+		})
+		for _, series := range []string{"coal_mine_raft_term", "coal_mine_raft_commit_index", "coal_mine_raft_applied_index",
+			"coal_mine_raft_last_contact_seconds", "coal_mine_outbox_records", "coal_mine_outbox_oldest_age_seconds",
+			`coal_mine_http_requests_total{code="200",endpoint="/coal-mine/v1/canary/create"}`} {
+			if _, ok := metricValue(text, series); !ok && (d == leader || !strings.Contains(series, "http")) {
+				t.Errorf("%s: no %s", d.base, series)
+			}
+		}
+		v, _ := metricValue(text, "coal_mine_raft_leader")
+		leaders += v
+		if strings.Contains(text, "Nightly") || strings.Contains(text, "nightly-secret-job") || strings.Contains(text, id) {
+			t.Errorf("%s: a canary's name or id appears in /metrics", d.base)
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("coal_mine_raft_leader sums to %v over the cluster, want 1", leaders)
+	}
+	if n, _ := metricValue(leader.scrape(), "coal_mine_mark_late_delay_seconds_count"); n != 1 {
+		t.Errorf("the leader observed %v mark-late delays, want 1", n)
+	}
+}

@@ -114,7 +114,9 @@ func run(ctx context.Context, cfg Config) error {
 	// On a follower, triggers reach the leader in batches.
 	relay := http.NewRelay(http.RelayConfig{Cluster: clusterAPI{node}, AuthKey: cfg.AuthKey, Logger: logger})
 	defer relay.Close()
+	registry := newRegistry(append(alerts.Collectors(), node.Collector(), stateCollector{state: state, now: time.Now})...)
 	handler := http.NewHandler(http.Config{
+		Registry: registry,
 		AuthKey:  cfg.AuthKey,
 		Store:    state,
 		Proposer: proposer,
