@@ -22,7 +22,7 @@ import (
 // Store is the part of the state machine that alerting reads. *fsm.FSM implements it.
 type Store interface {
 	Deadlines() []fsm.Deadline
-	Outbox() []fsm.Notification
+	OutboxPage(after uint64, limit int) []fsm.Notification
 	Get(id string) (*fsm.Canary, error)
 	Pending(seq uint64) bool
 }
@@ -60,12 +60,21 @@ type Config struct {
 	// RetryMin and RetryMax bound the exponential backoff of a failed send
 	// (defaults 1s and 5m).
 	RetryMin, RetryMax time.Duration
+	// GiveUpAfter is how long after its transition a notification that keeps failing
+	// is given up on and recorded as failed (default 24h): an SMTP server down for
+	// hours delays mail, and only a day without it drops some.
+	GiveUpAfter time.Duration
+	// MaxRefusals is how many sends whose every recipient is refused for good (5xx)
+	// a notification gets before it is given up on (default 3).
+	MaxRefusals int
 }
 
 // Defaults of Config.
 const (
-	DefaultRetryMin = time.Second
-	DefaultRetryMax = 5 * time.Minute
+	DefaultRetryMin    = time.Second
+	DefaultRetryMax    = 5 * time.Minute
+	DefaultGiveUpAfter = 24 * time.Hour
+	DefaultMaxRefusals = 3
 )
 
 var (
@@ -131,6 +140,12 @@ func New(cfg Config) *Service {
 		cfg.RetryMax = DefaultRetryMax
 	}
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
+	if cfg.GiveUpAfter <= 0 {
+		cfg.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if cfg.MaxRefusals <= 0 {
+		cfg.MaxRefusals = DefaultMaxRefusals
+	}
 	return &Service{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "alerting"),

@@ -2,9 +2,11 @@ package alerting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coal-mine/coal-mine/fsm"
 )
@@ -17,6 +19,10 @@ const (
 	// sendConcurrency is how many messages are sent at once.
 	sendConcurrency = 8
 	ackTimeout      = 10 * time.Second
+	// outboxPage is how many records the dispatcher reads from the outbox at a time.
+	outboxPage = 1024
+	// maxFailureReason bounds the reason a notification-failed command carries.
+	maxFailureReason = 300
 )
 
 // dispatcher sends the outbox. It lives for one term: a new leader starts afresh from
@@ -32,6 +38,9 @@ type dispatcher struct {
 type failure struct {
 	attempts int
 	next     time.Time
+	// giveUp, once set, is why the record is dropped: it is recorded as failed (a
+	// replicated command) in the next cycle.
+	giveUp string
 }
 
 // dispatch sends the outbox until ctx is done: at once, whenever the outbox grows, and
@@ -60,34 +69,52 @@ func (s *Service) dispatch(ctx context.Context) {
 // cycle sends every record that is not waiting for a retry, oldest first, and
 // acknowledges what was delivered. A canary's records go out in order: one that waits
 // for a retry holds back the later ones of the same canary, so a RESUMED never overtakes
-// its LATE. cycle returns when it wants to run again (zero: only when poked).
+// its LATE; one given up on is recorded as failed, which lets the later ones go. cycle
+// returns when it wants to run again (zero: only when poked).
 func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 	now := d.s.now()
-	records := d.s.cfg.Store.Outbox()
-	d.forgetAcked(records)
-	var todo []fsm.Notification
+	d.forgetGone()
+	var todo, givenUp []fsm.Notification
 	var acks []uint64
 	waiting := make(map[string]bool) // canaries with a record waiting for a retry
-	for _, r := range records {
-		switch f := d.failures[r.Seq]; {
-		case d.delivered[r.Seq]:
-			acks = append(acks, r.Seq)
-		case waiting[r.CanaryID]:
-		case f != nil && f.next.After(now):
-			waiting[r.CanaryID] = true
-		default:
-			todo = append(todo, r)
+	for after := uint64(0); ; {
+		page := d.s.cfg.Store.OutboxPage(after, outboxPage)
+		for _, r := range page {
+			switch f := d.failures[r.Seq]; {
+			case d.delivered[r.Seq]:
+				acks = append(acks, r.Seq)
+			case waiting[r.CanaryID]:
+			case f != nil && f.giveUp != "":
+				givenUp = append(givenUp, r)
+				waiting[r.CanaryID] = true
+			case f != nil && f.next.After(now):
+				waiting[r.CanaryID] = true
+			default:
+				todo = append(todo, r)
+			}
+		}
+		if len(page) < outboxPage {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	retrySoon := len(acks) > 0 && !d.ack(ctx, acks)
+	if len(givenUp) > 0 {
+		if d.recordFailures(ctx, givenUp) {
+			// The records they held back can go now.
+			next = d.s.now()
+		} else {
+			retrySoon = true
 		}
 	}
-	ackFailed := len(acks) > 0 && !d.ack(ctx, acks)
 	for start := 0; start < len(todo) && ctx.Err() == nil; start += sendChunk {
 		sent := d.sendAll(ctx, todo[start:min(start+sendChunk, len(todo))])
 		if len(sent) > 0 && !d.ack(ctx, sent) {
-			ackFailed = true
+			retrySoon = true
 		}
 	}
-	if ackFailed {
-		next = d.s.now().Add(d.s.cfg.RetryMin)
+	if retrySoon {
+		next = earliest(next, d.s.now().Add(d.s.cfg.RetryMin))
 	}
 	for _, f := range d.failures {
 		next = earliest(next, f.next)
@@ -95,25 +122,48 @@ func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 	return next
 }
 
-// forgetAcked drops the state of records no longer in the outbox.
-func (d *dispatcher) forgetAcked(records []fsm.Notification) {
-	if len(d.failures) == 0 && len(d.delivered) == 0 {
-		return
-	}
-	live := make(map[uint64]bool, len(records))
-	for _, r := range records {
-		live[r.Seq] = true
-	}
+// forgetGone drops the state of records no longer in the outbox.
+func (d *dispatcher) forgetGone() {
 	for seq := range d.failures {
-		if !live[seq] {
+		if !d.s.cfg.Store.Pending(seq) {
 			delete(d.failures, seq)
 		}
 	}
 	for seq := range d.delivered {
-		if !live[seq] {
+		if !d.s.cfg.Store.Pending(seq) {
 			delete(d.delivered, seq)
 		}
 	}
+}
+
+// recordFailures commits notification-failed for records given up on; it reports
+// whether all were committed (the rest are tried again next cycle).
+func (d *dispatcher) recordFailures(ctx context.Context, records []fsm.Notification) bool {
+	ok := true
+	for _, r := range records {
+		reason := d.failures[r.Seq].giveUp
+		actx, cancel := context.WithTimeout(ctx, ackTimeout)
+		res, err := d.s.cfg.Proposer.Propose(actx, fsm.Command{
+			Type:               fsm.TypeNotificationFailed,
+			NotificationFailed: &fsm.NotificationFailed{Seq: r.Seq, Reason: reason},
+		})
+		cancel()
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				d.s.log.Warn("notification-failed not committed; retrying", "seq", r.Seq, "err", err)
+			}
+			ok = false
+			continue
+		}
+		delete(d.failures, r.Seq)
+		d.s.metrics.abandoned.WithLabelValues(string(r.Kind)).Inc()
+		d.s.log.Error(fmt.Sprintf("gave up notifying for canary %s (%s, %s)", r.Name, r.CanaryID, r.Kind),
+			"id", r.CanaryID, "seq", r.Seq, "reason", reason)
+	}
+	return ok
 }
 
 // outcome of one record in sendAll.
@@ -206,7 +256,10 @@ func (d *dispatcher) send(ctx context.Context, r fsm.Notification) (outcome, err
 	return delivered, nil
 }
 
-// failed schedules a retry of a record with exponential backoff. It is never dropped.
+// failed schedules a retry of a record with exponential backoff, or gives up on it: when
+// every recipient was refused for good MaxRefusals times, or GiveUpAfter has passed since
+// the transition it announces. Either way it no longer holds back its canary's later
+// notifications.
 func (d *dispatcher) failed(r fsm.Notification, err error) {
 	f := d.failures[r.Seq]
 	if f == nil {
@@ -214,10 +267,31 @@ func (d *dispatcher) failed(r fsm.Notification, err error) {
 		d.failures[r.Seq] = f
 	}
 	f.attempts++
-	wait := backoff(f.attempts, d.s.cfg.RetryMin, d.s.cfg.RetryMax)
-	f.next = d.s.now().Add(wait)
+	cfg := d.s.cfg
+	now := d.s.now()
+	refused := errors.Is(err, ErrNoRecipients)
+	if (refused && f.attempts >= cfg.MaxRefusals) || now.Sub(r.At) >= cfg.GiveUpAfter {
+		f.giveUp = truncate(err.Error(), maxFailureReason)
+		f.next = now
+		d.s.log.Warn(fmt.Sprintf("notify failed for canary %s (%s, %s): giving up", r.Name, r.CanaryID, r.Kind),
+			"id", r.CanaryID, "seq", r.Seq, "err", err, "attempt", f.attempts, "refused", refused)
+		return
+	}
+	wait := backoff(f.attempts, cfg.RetryMin, cfg.RetryMax)
+	f.next = now.Add(wait)
 	d.s.log.Warn(fmt.Sprintf("notify failed for canary %s (%s, %s)", r.Name, r.CanaryID, r.Kind),
 		"id", r.CanaryID, "seq", r.Seq, "err", err, "attempt", f.attempts, "retry_in", wait)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // ack commits NotificationSent for seqs. On failure they stay delivered and are acked

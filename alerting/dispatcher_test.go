@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/mail"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
 	"github.com/coal-mine/coal-mine/fsm"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func startSink(t *testing.T) *smtpsink.Sink {
@@ -269,5 +271,68 @@ func TestAckedRecordIsNotSent(t *testing.T) {
 	}
 	if got := n.notify.messages(); len(got) != 0 {
 		t.Errorf("sent a record that was already acknowledged: %v", kinds(got))
+	}
+}
+
+// TestGivingUpLetsTheCanaryGoOn: a notification whose every recipient is refused for
+// good, or that keeps failing past GiveUpAfter, is recorded as failed in its canary's
+// history, counted, and no longer holds back the canary's later notifications.
+func TestGivingUpLetsTheCanaryGoOn(t *testing.T) {
+	refused := fmt.Errorf("%w: rcpt nobody@example.org: 550 no such user", ErrNoRecipients)
+	tests := []struct {
+		name     string
+		opt      nodeOption
+		failWith error
+		attempts int // sends of the LATE mail before it is given up on
+	}{
+		{"refused for good", func(c *Config) { c.MaxRefusals = 3 }, refused, 3},
+		{"failing past GiveUpAfter", func(c *Config) { c.GiveUpAfter = 50 * time.Millisecond }, errors.New("421 try again later"), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := startNode(t, tt.opt)
+			var lateAttempts atomic.Int32
+			n.notify.setFail(func(m Message) error {
+				if strings.HasPrefix(m.Subject, "[LATE]") {
+					lateAttempts.Add(1)
+					return tt.failWith
+				}
+				return nil
+			})
+			lead(t, n)
+			id := n.create(t, "unlucky", time.Millisecond, "nobody@example.org")
+			eventually(t, 5*time.Second, "the LATE mail is tried", func() bool { return lateAttempts.Load() >= 1 })
+			// A RESUMED record behind the failing LATE (paused in the same entry, so that
+			// it cannot go late again).
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			n.f.ApplyCommands([]fsm.Command{
+				{Type: fsm.TypeTrigger, Version: fsm.CommandVersion, At: now, Trigger: &fsm.Trigger{ID: id}},
+				{Type: fsm.TypePause, Version: fsm.CommandVersion, At: now, Pause: &fsm.Pause{ID: id}},
+			})
+			eventually(t, 10*time.Second, "the LATE mail is given up on and the RESUMED one sent", outboxEmpty(n))
+
+			if got := kinds(n.notify.messages()); !slices.Equal(got, []string{"resumed " + id}) {
+				t.Errorf("delivered %v, want the RESUMED mail only", got)
+			}
+			if tt.attempts > 0 && int(lateAttempts.Load()) != tt.attempts {
+				t.Errorf("the LATE mail was tried %d times, want %d", lateAttempts.Load(), tt.attempts)
+			}
+			failed := n.prop.committed(fsm.TypeNotificationFailed)
+			if len(failed) != 1 || failed[0].NotificationFailed.Seq != 1 {
+				t.Fatalf("notification-failed commands: %+v", failed)
+			}
+			var comments []string
+			for _, h := range n.canary(t, id).NewestFirst() {
+				comments = append(comments, h.Comment)
+			}
+			want := "Notification to email failed (late): " + tt.failWith.Error()
+			if !slices.Contains(comments, want) {
+				t.Errorf("history %q lacks %q", comments, want)
+			}
+			var m dto.Metric
+			if err := n.svc.metrics.abandoned.WithLabelValues("late").Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+				t.Errorf("abandoned late notifications counted %v (%v), want 1", m.GetCounter().GetValue(), err)
+			}
+		})
 	}
 }

@@ -6,9 +6,10 @@ import "github.com/prometheus/client_golang/prometheus"
 // a watcher that marks canaries late later than it should. Labels are notification kinds
 // and outcomes only, never a canary's id or name.
 type metrics struct {
-	sent     *prometheus.CounterVec
-	failures *prometheus.CounterVec
-	lateness prometheus.Histogram
+	sent      *prometheus.CounterVec
+	failures  *prometheus.CounterVec
+	abandoned *prometheus.CounterVec
+	lateness  prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -21,6 +22,10 @@ func newMetrics() *metrics {
 			Name: "coal_mine_notification_failures_total",
 			Help: "Attempts to deliver a notification that failed (each is retried), by kind.",
 		}, []string{"kind"}),
+		abandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coal_mine_notifications_abandoned_total",
+			Help: "Notifications given up on after bounded attempts, recorded as failed in their canary's history, by kind.",
+		}, []string{"kind"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "coal_mine_mark_late_delay_seconds",
 			Help:    "How long after its deadline the leader's watcher had a canary marked late (committed).",
@@ -31,5 +36,5 @@ func newMetrics() *metrics {
 
 // Collectors returns the alerting metrics, to register with the daemon's registry.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.metrics.sent, s.metrics.failures, s.metrics.lateness}
+	return []prometheus.Collector{s.metrics.sent, s.metrics.failures, s.metrics.abandoned, s.metrics.lateness}
 }

@@ -36,6 +36,8 @@ func (f *FSM) apply(cmd *Command) Result {
 		res = f.markLate(at, cmd.MarkLate)
 	case cmd.Type == TypeNotificationSent && cmd.NotificationSent != nil:
 		res = f.notificationSent(cmd.NotificationSent)
+	case cmd.Type == TypeNotificationFailed && cmd.NotificationFailed != nil:
+		res = f.notificationFailed(at, cmd.NotificationFailed)
 	case cmd.Type == TypeImport && cmd.Import != nil:
 		res = f.importCanaries(cmd.Import)
 	default:
@@ -256,6 +258,26 @@ func (f *FSM) notificationSent(n *NotificationSent) Result {
 	for _, seq := range n.Seqs {
 		delete(f.outbox, seq)
 	}
+	f.order.trim(f.outbox)
+	return Result{Changed: true}
+}
+
+// notificationFailed drops a record the dispatcher gave up on, and says so in its
+// canary's history, so that the canary's later notifications go out and the operator
+// sees which one never did.
+func (f *FSM) notificationFailed(at time.Time, n *NotificationFailed) Result {
+	record, ok := f.outbox[n.Seq]
+	if !ok {
+		return Result{} // sent or dropped meanwhile
+	}
+	delete(f.outbox, n.Seq)
+	f.order.trim(f.outbox)
+	if old := f.lookup(record.CanaryID); old != nil {
+		c := *old
+		c.History = old.History.add(at, failedNotificationComment(record.Kind, n.Reason))
+		f.store(&c)
+		return Result{Canary: &c, Changed: true}
+	}
 	return Result{Changed: true}
 }
 
@@ -274,6 +296,7 @@ func (f *FSM) enqueue(kind Kind, at time.Time, c *Canary) {
 	seq := f.nextSeq
 	f.nextSeq++
 	f.outbox[seq] = newNotification(seq, kind, at, c)
+	f.order.push(seq)
 	if f.observer != nil {
 		f.observer.OutboxChanged()
 	}

@@ -34,6 +34,7 @@ type FSM struct {
 	canaries *btree.BTreeG[*Canary] // ordered by id: stable snapshots and list cursors
 	slugs    map[string]string      // slug -> id
 	outbox   map[uint64]Notification
+	order    outboxOrder // the outbox's sequence numbers, ascending
 	nextSeq  uint64
 	// clock is the newest command time applied. A command stamped earlier (a new leader
 	// whose clock lags) is applied at this time instead, so history stays ordered.
@@ -137,6 +138,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.canaries.Ascend(func(c *Canary) bool { f.counts.add(c, 1); return true })
 	f.slugs = st.slugs
 	f.outbox = st.outbox
+	f.order = newOutboxOrder(f.outbox)
 	f.nextSeq = st.nextSeq
 	f.clock = st.clock
 	if f.observer != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -567,5 +568,97 @@ func TestStatsFollowEveryChange(t *testing.T) {
 	}
 	if got, want := restored.Stats(), f.Stats(); got != want {
 		t.Errorf("restored stats %+v, want %+v", got, want)
+	}
+}
+
+// TestOutboxPagesInOrder: the dispatcher reads the outbox a page at a time in sequence
+// order, whatever order records were acknowledged in, and a restored state reads alike.
+func TestOutboxPagesInOrder(t *testing.T) {
+	f := New()
+	at := t0
+	var seqs []uint64
+	for i := range 10 {
+		id := fmt.Sprintf("aaaaaaa%c", 'a'+i)
+		create(t, f, at, id, "job "+id, 60)
+		at = at.Add(2 * time.Minute)
+		apply(t, f, at, Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: id, Deadline: at.Add(-time.Minute)}})
+	}
+	for _, n := range f.Outbox() {
+		seqs = append(seqs, n.Seq)
+	}
+	if len(seqs) != 10 || !slices.IsSorted(seqs) {
+		t.Fatalf("outbox seqs %v", seqs)
+	}
+	// Acknowledge out of order: the first record stays, holes open behind it.
+	apply(t, f, at, Command{Type: TypeNotificationSent, NotificationSent: &NotificationSent{Seqs: []uint64{seqs[3], seqs[1], seqs[7]}}})
+	want := []uint64{seqs[0], seqs[2], seqs[4], seqs[5], seqs[6], seqs[8], seqs[9]}
+	for _, g := range []*FSM{f, restoredCopy(t, f)} {
+		var got []uint64
+		for after := uint64(0); ; {
+			page := g.OutboxPage(after, 3)
+			for _, n := range page {
+				got = append(got, n.Seq)
+			}
+			if len(page) < 3 {
+				break
+			}
+			after = page[len(page)-1].Seq
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("paged %v, want %v", got, want)
+		}
+	}
+}
+
+func restoredCopy(t *testing.T, f *FSM) *FSM {
+	t.Helper()
+	g := New()
+	if err := g.Restore(nopCloser{bytes.NewReader(snapshotBytes(t, f))}); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestNotificationFailed: a record given up on leaves the outbox and says so in its
+// canary's history; one already gone is a no-op.
+func TestNotificationFailed(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "Job", 60, "nobody@example.org")
+	apply(t, f, t0.Add(2*time.Minute), Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: "aaaaaaaa", Deadline: t0.Add(time.Minute)}})
+	seq := f.Outbox()[0].Seq
+	long := strings.Repeat("x", 5000)
+	res := apply(t, f, t0.Add(3*time.Minute), Command{Type: TypeNotificationFailed, NotificationFailed: &NotificationFailed{Seq: seq, Reason: "550 no such user " + long}})
+	if res.Err != nil || !res.Changed || f.Pending(seq) {
+		t.Fatalf("notification-failed: %+v, pending %v", res, f.Pending(seq))
+	}
+	c, _ := f.Get("aaaaaaaa")
+	got := c.NewestFirst()[0]
+	if !strings.HasPrefix(got.Comment, "Notification to email failed (late): 550 no such user xxx") || len(got.Comment) > 4096 || !got.Time().Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("history entry %q at %v", got.Comment[:60], got.Time())
+	}
+	res = apply(t, f, t0.Add(4*time.Minute), Command{Type: TypeNotificationFailed, NotificationFailed: &NotificationFailed{Seq: seq, Reason: "again"}})
+	if res.Err != nil || res.Changed {
+		t.Errorf("a second notification-failed for the same record: %+v", res)
+	}
+}
+
+// TestOutboxOrderStaysSmall: a record stuck at the front while thousands behind it are
+// acknowledged does not keep their sequence numbers around.
+func TestOutboxOrderStaysSmall(t *testing.T) {
+	outbox := map[uint64]Notification{}
+	var o outboxOrder
+	for seq := uint64(1); seq <= 5000; seq++ {
+		outbox[seq] = Notification{Seq: seq}
+		o.push(seq)
+	}
+	for seq := uint64(2); seq <= 5000; seq++ {
+		delete(outbox, seq)
+		o.trim(outbox)
+	}
+	if len(o.seqs) > 2*len(outbox)+64 {
+		t.Errorf("%d sequence numbers kept for %d records", len(o.seqs), len(outbox))
+	}
+	if page := o.page(outbox, 0, 10); len(page) != 1 || page[0].Seq != 1 {
+		t.Errorf("page %v", page)
 	}
 }

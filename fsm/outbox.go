@@ -1,6 +1,10 @@
 package fsm
 
-import "time"
+import (
+	"slices"
+	"sort"
+	"time"
+)
 
 // Kind is what a notification announces.
 type Kind string
@@ -36,4 +40,61 @@ func newNotification(seq uint64, kind Kind, at time.Time, c *Canary) Notificatio
 		Deadline: c.Deadline,
 		History:  c.History.Newest(notifyHistory),
 	}
+}
+
+// outboxOrder keeps the outbox's sequence numbers in ascending order, so that the
+// dispatcher reads the outbox a page at a time, oldest first, without copying and
+// sorting all of it. Records are appended in sequence order and usually removed from the
+// front; one removed out of order leaves a hole that readers skip and that goes when
+// the records before it do, or when holes outnumber records.
+type outboxOrder struct {
+	seqs []uint64
+}
+
+func newOutboxOrder(outbox map[uint64]Notification) outboxOrder {
+	seqs := make([]uint64, 0, len(outbox))
+	for seq := range outbox {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	return outboxOrder{seqs: seqs}
+}
+
+func (o *outboxOrder) push(seq uint64) { o.seqs = append(o.seqs, seq) }
+
+// trim drops the holes at the front, and compacts when holes outnumber live records
+// (a record stuck at the front while many behind it went).
+func (o *outboxOrder) trim(outbox map[uint64]Notification) {
+	i := 0
+	for i < len(o.seqs) {
+		if _, ok := outbox[o.seqs[i]]; ok {
+			break
+		}
+		i++
+	}
+	o.seqs = o.seqs[i:]
+	if len(o.seqs) > 2*len(outbox)+64 {
+		live := make([]uint64, 0, len(outbox))
+		for _, seq := range o.seqs {
+			if _, ok := outbox[seq]; ok {
+				live = append(live, seq)
+			}
+		}
+		o.seqs = live
+	}
+}
+
+// page returns up to limit records with a sequence number above after, in order.
+func (o *outboxOrder) page(outbox map[uint64]Notification, after uint64, limit int) []Notification {
+	start := sort.Search(len(o.seqs), func(i int) bool { return o.seqs[i] > after })
+	var out []Notification
+	for _, seq := range o.seqs[start:] {
+		if len(out) == limit {
+			break
+		}
+		if n, ok := outbox[seq]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"cmp"
 	"regexp"
 	"slices"
 	"time"
@@ -141,12 +140,15 @@ func (f *FSM) Deadlines() []Deadline {
 func (f *FSM) Outbox() []Notification {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	out := make([]Notification, 0, len(f.outbox))
-	for _, n := range f.outbox {
-		out = append(out, n)
-	}
-	slices.SortFunc(out, func(a, b Notification) int { return cmp.Compare(a.Seq, b.Seq) })
-	return out
+	return f.order.page(f.outbox, 0, len(f.outbox))
+}
+
+// OutboxPage returns up to limit unsent notifications whose sequence number is above
+// after, oldest first: the dispatcher reads the outbox this way, a page at a time.
+func (f *FSM) OutboxPage(after uint64, limit int) []Notification {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.order.page(f.outbox, after, limit)
 }
 
 // Pending reports whether the outbox still holds the record with this sequence number.
