@@ -2,15 +2,16 @@
 // mark-late when a canary's deadline passes, and the dispatcher that sends the
 // notifications of the replicated outbox and then records them as sent.
 //
-// Every node keeps the deadline heap current through the fsm.Observer callbacks, so that
-// a node that becomes leader only has to confirm it (Barrier, rebuild) before it starts
-// watching. Only the leader runs the watcher and the dispatcher; they stop, and are waited
-// for, as soon as leadership is lost.
+// A Service is one of the cluster's leader subsystems: the leader loop establishes it
+// once the new leader has applied every earlier term's entries, and revokes it, waiting
+// for its goroutines, as soon as leadership is lost. It builds its deadline heap from
+// the state machine when it is established (fsm.Watch); followers keep no watch state.
 package alerting
 
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,9 @@ import (
 
 // Store is the part of the state machine that alerting reads. *fsm.FSM implements it.
 type Store interface {
-	Deadlines() []fsm.Deadline
+	// Watch makes the service the observer of changes, starting with every deadline.
+	Watch(fsm.Observer)
+	Unwatch(fsm.Observer)
 	OutboxPage(after uint64, limit int) []fsm.Notification
 	Get(id string) (*fsm.Canary, error)
 	Pending(seq uint64) bool
@@ -33,23 +36,15 @@ type Proposer interface {
 	Propose(context.Context, fsm.Command) (fsm.Result, error)
 }
 
-// Leadership tells this node when it gains (true) and loses (false) Raft leadership.
-// The subscription must deliver the current state first and lose no change.
-type Leadership interface {
-	SubscribeLeadership() (<-chan bool, func())
-	Barrier(context.Context) error
-}
-
 // Notifier delivers one message (e-mail, or a log line).
 type Notifier interface {
 	Notify(ctx context.Context, msg Message) error
 }
 
-// Config is what New needs. Store, Proposer and Leadership are required.
+// Config is what New needs. Store and Proposer are required.
 type Config struct {
 	Store
 	Proposer
-	Leadership
 	// Notifier sends the messages; nil logs them (LogNotifier).
 	Notifier
 	// Sender is the e-mail address notifications come from.
@@ -78,14 +73,12 @@ const (
 )
 
 var (
-	// ErrAlreadyRunning is returned by a second concurrent Run.
+	// ErrAlreadyRunning is returned by Establish on a service already established.
 	ErrAlreadyRunning = errors.New("alerting is already running")
-	// ErrLeadershipClosed is returned by Run when the leadership channel closes.
-	ErrLeadershipClosed = errors.New("leadership channel closed")
 )
 
-// Service runs the deadline watcher and the dispatcher while this node is the leader.
-// It implements fsm.Observer.
+// Service runs the deadline watcher and the dispatcher while this node is the leader
+// (Establish, Revoke). It implements fsm.Observer while established.
 type Service struct {
 	cfg Config
 	log *slog.Logger
@@ -94,35 +87,29 @@ type Service struct {
 	// callbacks, so whoever holds it must never call into the Store.
 	mu       sync.Mutex
 	heap     *deadlineHeap
-	inflight map[string]time.Time    // mark-late proposals under way: id -> deadline
-	journal  map[string]deadlineNote // changes seen while a rebuild reads the store
-	stale    bool                    // the state was replaced: rebuild the heap
-	armed    time.Time               // when the watcher's timer fires (zero: not armed)
+	inflight map[string]time.Time // mark-late proposals under way: id -> deadline
+	armed    time.Time            // when the watcher's timer fires (zero: not armed)
 
 	wake chan struct{} // tells the watcher the earliest deadline moved
 	poke chan struct{} // tells the dispatcher the outbox grew
 
 	metrics *metrics
 
-	active  atomic.Bool
-	running atomic.Bool
+	// term is the running leadership term's work: set by Establish, ended by Revoke.
+	termMu sync.Mutex
+	term   *term
+	active atomic.Bool
 	// onActive, if set (tests), hears each change of Active as it happens: before
 	// Active turns true and after it turns false.
 	onActive func(active bool)
 }
 
-// deadlineNote is one DeadlineChanged call, kept while the heap is rebuilt.
-type deadlineNote struct {
-	deadline time.Time
-	watched  bool
-}
-
 var _ fsm.Observer = (*Service)(nil)
 
-// New returns a Service. Install it with fsm.SetObserver and start it with Run.
+// New returns a Service: a leader subsystem for the cluster's leader loop.
 func New(cfg Config) *Service {
-	if cfg.Store == nil || cfg.Proposer == nil || cfg.Leadership == nil {
-		panic("alerting.New: Store, Proposer and Leadership are required")
+	if cfg.Store == nil || cfg.Proposer == nil {
+		panic("alerting.New: Store and Proposer are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -151,7 +138,6 @@ func New(cfg Config) *Service {
 		log:      cfg.Logger.With("component", "alerting"),
 		heap:     newDeadlineHeap(),
 		inflight: make(map[string]time.Time),
-		stale:    true,
 		wake:     make(chan struct{}, 1),
 		poke:     make(chan struct{}, 1),
 		metrics:  newMetrics(),
@@ -175,9 +161,6 @@ func (s *Service) setActive(on bool) {
 func (s *Service) DeadlineChanged(id string, deadline time.Time, watched bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.journal != nil {
-		s.journal[id] = deadlineNote{deadline: deadline, watched: watched}
-	}
 	// Whatever a mark-late in flight for this canary was about is settled or moot now:
 	// if that proposal fails, it must not put back the old deadline.
 	delete(s.inflight, id)
@@ -192,11 +175,24 @@ func (s *Service) DeadlineChanged(id string, deadline time.Time, watched bool) {
 // OutboxChanged pokes the dispatcher (fsm.Observer). Never blocks.
 func (s *Service) OutboxChanged() { signal(s.poke) }
 
-// Reset marks the heap for a rebuild from the store (fsm.Observer). Never blocks.
-func (s *Service) Reset() {
+// Reset replaces the heap with the given deadlines (fsm.Observer): when the service
+// starts watching, and when a snapshot replaced the state. It runs under the FSM's lock,
+// so no change can slip between the deadlines read and the ones heard after.
+func (s *Service) Reset(deadlines iter.Seq2[string, time.Time]) {
+	// One allocation for all entries: a million small ones would be a million objects
+	// for the garbage collector to trace.
+	var slab []entry
+	for id, at := range deadlines {
+		slab = append(slab, newEntry(id, at))
+	}
+	entries := make([]*entry, len(slab))
+	for i := range slab {
+		entries[i] = &slab[i]
+	}
 	s.mu.Lock()
-	s.stale = true
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.heap.build(entries)
+	clear(s.inflight)
 	signal(s.wake)
 	signal(s.poke)
 }

@@ -120,7 +120,7 @@ func TestResendAfterLostAckKeepsMessageID(t *testing.T) {
 	lead(t, n)
 	n.create(t, "crashy", time.Millisecond, "ops@example.org")
 	waitMail(t, sink, 1)
-	n.lead.set(t, false)
+	n.svc.Revoke()
 	n.prop.setHook(nil)
 
 	lead(t, n) // the next leader (here the same node) sends what is unsent

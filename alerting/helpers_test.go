@@ -13,38 +13,6 @@ import (
 	"github.com/coal-mine/coal-mine/fsm"
 )
 
-// fakeLeadership is a leadership channel the test drives. It is unbuffered: a second
-// send returns only once Run has finished handling the first.
-type fakeLeadership struct {
-	ch         chan bool
-	barrierErr atomic.Pointer[error]
-	barriers   atomic.Int32
-}
-
-func newFakeLeadership() *fakeLeadership { return &fakeLeadership{ch: make(chan bool)} }
-
-func (l *fakeLeadership) SubscribeLeadership() (<-chan bool, func()) { return l.ch, func() {} }
-
-func (l *fakeLeadership) Barrier(ctx context.Context) error {
-	l.barriers.Add(1)
-	if err := l.barrierErr.Load(); err != nil {
-		return *err
-	}
-	return ctx.Err()
-}
-
-// set tells the node it gained or lost leadership and returns once Run has acted on it.
-func (l *fakeLeadership) set(t *testing.T, leader bool) {
-	t.Helper()
-	for range 2 {
-		select {
-		case l.ch <- leader:
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run does not read the leadership channel")
-		}
-	}
-}
-
 // applyProposer stamps commands like propose.Proposer and applies them to a real FSM
 // directly, one command per entry. hook, if set, runs first and may block or fail.
 type applyProposer struct {
@@ -154,50 +122,47 @@ type node struct {
 	f      *fsm.FSM
 	svc    *Service
 	prop   *applyProposer
-	lead   *fakeLeadership
 	notify *recorder
 	log    *syncBuffer
-	done   chan error
 }
 
 type nodeOption func(*Config)
 
 func startNode(t *testing.T, opts ...nodeOption) *node {
 	t.Helper()
-	n := &node{f: fsm.New(), lead: newFakeLeadership(), notify: &recorder{}, log: &syncBuffer{}, done: make(chan error, 1)}
+	n := &node{f: fsm.New(), notify: &recorder{}, log: &syncBuffer{}}
 	n.prop = &applyProposer{f: n.f}
 	cfg := Config{
-		Store:      n.f,
-		Proposer:   n.prop,
-		Leadership: n.lead,
-		Notifier:   n.notify,
-		Sender:     "coal-mine@example.com",
-		Logger:     slog.New(slog.NewTextHandler(n.log, nil)),
-		RetryMin:   10 * time.Millisecond,
-		RetryMax:   40 * time.Millisecond,
+		Store:    n.f,
+		Proposer: n.prop,
+		Notifier: n.notify,
+		Sender:   "coal-mine@example.com",
+		Logger:   slog.New(slog.NewTextHandler(n.log, nil)),
+		RetryMin: 10 * time.Millisecond,
+		RetryMax: 40 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	n.svc = New(cfg)
-	n.f.SetObserver(n.svc)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { n.done <- n.svc.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-n.done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
+		n.svc.Revoke()
 		if n.svc.Active() {
-			t.Error("still active after Run returned")
+			t.Error("still active after Revoke")
 		}
 	})
 	return n
+}
+
+// lead establishes the service, as the cluster's leader loop does once the node leads.
+func lead(t *testing.T, n *node) {
+	t.Helper()
+	if err := n.svc.Establish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !n.svc.Active() {
+		t.Fatal("not active once established")
+	}
 }
 
 var idCounter atomic.Int64

@@ -34,9 +34,6 @@ func (s *Service) watch(ctx context.Context) {
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		if s.needsRebuild() {
-			s.rebuild()
-		}
 		now := s.now()
 		due, next := s.takeDue(now)
 		if len(due) > 0 {
@@ -54,12 +51,6 @@ func (s *Service) watch(ctx context.Context) {
 		case <-timer.C:
 		}
 	}
-}
-
-func (s *Service) needsRebuild() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stale
 }
 
 // takeDue removes the entries due at now from the heap, records them as in flight, and

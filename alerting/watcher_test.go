@@ -16,12 +16,6 @@ import (
 	"github.com/coal-mine/coal-mine/fsm/propose"
 )
 
-func lead(t *testing.T, n *node) {
-	t.Helper()
-	n.lead.set(t, true)
-	eventually(t, 5*time.Second, "the node is active", n.svc.Active)
-}
-
 func TestWatcherMarksLateAtDeadline(t *testing.T) {
 	n := startNode(t)
 	lead(t, n)
@@ -94,7 +88,7 @@ func TestLeadershipLostStopsWatcherAndRegainedCatchesUp(t *testing.T) {
 	first := n.create(t, "first", time.Millisecond)
 	eventually(t, 5*time.Second, "the mark-late is in flight", func() bool { return n.prop.inflight.Load() == 1 })
 
-	n.lead.set(t, false) // returns once Run has handled the loss
+	n.svc.Revoke() // returns once the watcher and the dispatcher have stopped
 	if n.svc.Active() {
 		t.Fatal("still active after leadership was lost")
 	}
@@ -102,16 +96,12 @@ func TestLeadershipLostStopsWatcherAndRegainedCatchesUp(t *testing.T) {
 		t.Fatalf("%d proposals still in flight after leadership was lost", got)
 	}
 
-	// As a follower it keeps its heap current but proposes nothing.
-	n.prop.setHook(func(_ context.Context, cmd *fsm.Command) error {
-		if cmd.Type == fsm.TypeMarkLate {
-			t.Errorf("follower proposed mark-late for %s", cmd.MarkLate.ID)
-		}
-		return nil
-	})
-	second := n.create(t, "second", time.Millisecond)
-	time.Sleep(30 * time.Millisecond)
+	// As a follower it watches nothing: no observer is left to hear the new canary.
 	n.prop.setHook(nil)
+	second := n.create(t, "second", time.Millisecond)
+	if n.svc.watchedCount() != 0 {
+		t.Errorf("a follower keeps %d deadlines", n.svc.watchedCount())
+	}
 
 	// Regained: both deadlines passed during the "election" and are caught up at once.
 	start := time.Now()
@@ -120,9 +110,6 @@ func TestLeadershipLostStopsWatcherAndRegainedCatchesUp(t *testing.T) {
 		return n.canary(t, first).Late && n.canary(t, second).Late
 	})
 	t.Logf("caught up %v after regaining leadership", time.Since(start))
-	if got := n.lead.barriers.Load(); got != 2 {
-		t.Errorf("%d barriers, want one per term", got)
-	}
 }
 
 func TestTwoNodesNeverBothActive(t *testing.T) {
@@ -141,7 +128,7 @@ func TestTwoNodesNeverBothActive(t *testing.T) {
 	a, b := startNode(t), startNode(t)
 	// Each node has proposals in flight when it loses leadership.
 	for _, n := range []*node{a, b} {
-		n.svc.onActive = count // before the first leadership change: Run reads it after
+		n.svc.onActive = count
 		n.prop.setHook(func(ctx context.Context, cmd *fsm.Command) error {
 			if cmd.Type == fsm.TypeMarkLate {
 				select {
@@ -160,26 +147,13 @@ func TestTwoNodesNeverBothActive(t *testing.T) {
 	from, to := a, b
 	lead(t, from)
 	for range 20 {
-		from.lead.set(t, false)
+		from.svc.Revoke()
 		lead(t, to)
 		from, to = to, from
 	}
 	if got := overlaps.Load(); got != 0 {
 		t.Fatalf("both nodes were active %d times", got)
 	}
-}
-
-func TestBarrierIsRetriedBeforeWatching(t *testing.T) {
-	n := startNode(t)
-	failure := errors.New("leadership not yet established")
-	n.lead.barrierErr.Store(&failure)
-	n.lead.set(t, true)
-	eventually(t, 5*time.Second, "the barrier is retried", func() bool { return n.lead.barriers.Load() >= 2 })
-	if n.svc.Active() {
-		t.Fatal("active before the barrier succeeded")
-	}
-	n.lead.barrierErr.Store(nil)
-	eventually(t, 5*time.Second, "the node is active", n.svc.Active)
 }
 
 func TestFailedMarkLateIsRetried(t *testing.T) {
@@ -280,7 +254,6 @@ func TestManyDueAtOnceGoOutInFewEntries(t *testing.T) {
 	p := propose.New(counter, propose.Options{})
 	defer p.Close()
 	n := startNode(t, func(c *Config) { c.Store, c.Proposer, c.Logger = f, p, discardLogger() })
-	f.SetObserver(n.svc)
 
 	start := time.Now()
 	lead(t, n)
@@ -302,23 +275,20 @@ func BenchmarkManyDueAtOnce(b *testing.B) {
 		manyDue(f, count, time.Millisecond)
 		counter := &entryCounter{f: f}
 		p := propose.New(counter, propose.Options{})
-		svc := New(Config{Store: f, Proposer: p, Leadership: newFakeLeadership(), Notifier: &recorder{},
-			Logger: discardLogger()})
-		f.SetObserver(svc)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		time.Sleep(2 * time.Millisecond)
+		svc := New(Config{Store: f, Proposer: p, Notifier: &recorder{}, Logger: discardLogger()})
+		time.Sleep(2 * time.Millisecond) // the deadlines pass
 		b.StartTimer()
 		start := time.Now()
-		go func() { svc.runTerm(ctx); close(done) }()
+		if err := svc.Establish(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 		for lateCount(f) < count {
 			time.Sleep(time.Millisecond)
 		}
 		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms-to-all-late")
 		b.ReportMetric(float64(counter.markLate.Load()), "entries")
 		b.StopTimer()
-		cancel()
-		<-done
+		svc.Revoke()
 		p.Close()
 		b.StartTimer()
 	}
@@ -328,13 +298,11 @@ func BenchmarkManyDueAtOnce(b *testing.B) {
 func BenchmarkLateness(b *testing.B) {
 	f := fsm.New()
 	prop := &applyProposer{f: f}
-	svc := New(Config{Store: f, Proposer: prop, Leadership: newFakeLeadership(), Notifier: &recorder{},
-		Logger: discardLogger()})
-	f.SetObserver(svc)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.runTerm(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	svc := New(Config{Store: f, Proposer: prop, Notifier: &recorder{}, Logger: discardLogger()})
+	if err := svc.Establish(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Revoke()
 	n := &node{f: f}
 	t := &testing.T{}
 	for b.Loop() {

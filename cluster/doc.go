@@ -15,6 +15,10 @@
 // that failed stay voters (so quorum arithmetic stays honest) unless
 // DeadServerCleanup says otherwise.
 //
-// Leadership changes are read from raft's NotifyCh, which is lossless, and
-// fanned out to subscribers (see SubscribeLeadership).
+// Leader-only work runs in one leader loop per term (Consul's leaderLoop): a barrier
+// shows the new leader has applied every earlier term's entries, the term is
+// established (consistent reads wait for it), and the leader subsystems are
+// established in order (membership reconciliation, and what AddLeaderSubsystem adds:
+// the deadline watcher and the dispatcher); if one cannot be, leadership is handed
+// over. When leadership ends, they are revoked before anything else.
 package cluster

@@ -3,40 +3,91 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 const (
 	reconcileInterval    = 5 * time.Second
 	leaderBarrierTimeout = 30 * time.Second
 	membershipTimeout    = 10 * time.Second
+	// transferAfterFailure bounds the leadership transfer a leader attempts when it
+	// cannot establish its leader-only work.
+	transferAfterFailure = 5 * time.Second
 )
 
-// monitorLeadership runs the leader loop while this node leads, and stops
-// it as soon as leadership is lost (Consul's monitorLeadership, minus the
-// RPC plumbing).
-func (n *Node) monitorLeadership() {
-	defer n.wg.Done()
-	leaderCh, unsubscribe := n.leadership.subscribe()
-	defer unsubscribe()
+// LeaderSubsystem is work only the leader does (Nomad's SetEnabled subsystems, Consul's
+// establishLeadership): the deadline watcher and the dispatcher, membership
+// reconciliation, and every leader-only timer. The leader loop establishes each, in the
+// order they were added, once the new leader has applied every entry committed before
+// its term; if one fails, it revokes those established and hands leadership over. When
+// leadership ends it revokes them, newest first, before anything else.
+type LeaderSubsystem interface {
+	// Establish starts the work; ctx ends when the leadership does. Leader-only state is
+	// built here, from the state machine, which is current.
+	Establish(ctx context.Context) error
+	// Revoke stops the work and returns once it has stopped.
+	Revoke()
+}
 
-	var running *leaderRun
-	defer func() { running.stop() }()
+// AddLeaderSubsystem adds s to the leader loop: from the next term on, or at once if
+// this node leads an established term now.
+func (n *Node) AddLeaderSubsystem(s LeaderSubsystem) {
+	n.subsystemsMu.Lock()
+	n.subsystems = append(n.subsystems, s)
+	n.subsystemsMu.Unlock()
+	signal(n.subsystemAdded)
+}
+
+// leaderSubsystems returns the subsystems added so far.
+func (n *Node) leaderSubsystems() []LeaderSubsystem {
+	n.subsystemsMu.Lock()
+	defer n.subsystemsMu.Unlock()
+	return append([]LeaderSubsystem(nil), n.subsystems...)
+}
+
+// forwardLeadership drains raft's NotifyCh (raft blocks until it is read) and wakes the
+// leader monitor, which then reads the state itself: a monitor still revoking the last
+// term misses no change, it acts on the latest.
+func (n *Node) forwardLeadership() {
+	defer n.wg.Done()
 	for {
 		select {
-		case leader, ok := <-leaderCh:
-			switch {
-			case !ok:
-				return
-			case leader && running == nil:
-				running = n.startLeaderLoop()
-			case !leader:
-				running.stop()
-				running = nil
-				n.established.Store(nil)
+		case leader := <-n.notifyCh:
+			if leader {
+				n.logger.Info("gained leadership", "term", n.raft.CurrentTerm())
+			} else {
+				n.logger.Info("lost leadership", "term", n.raft.CurrentTerm())
 			}
+			signal(n.leadershipChanged)
+		case <-n.raftDone:
+			return
+		}
+	}
+}
+
+// monitorLeadership runs the leader loop while this node leads, one run per term, and
+// stops it, revoking the leader subsystems, as soon as leadership is lost (Consul's
+// monitorLeadership).
+func (n *Node) monitorLeadership() {
+	defer n.wg.Done()
+	var running *leaderRun
+	defer func() {
+		running.stop()
+		n.established.Store(nil)
+	}()
+	for {
+		leading, term := n.IsLeader(), n.raft.CurrentTerm()
+		if running != nil && (!leading || running.est.term != term) {
+			running.stop()
+			running = nil
+			n.established.Store(nil)
+		}
+		if leading && running == nil {
+			running = n.startLeaderLoop(term)
+		}
+		select {
+		case <-n.leadershipChanged:
 		case <-n.stopCh:
 			return
 		}
@@ -45,6 +96,7 @@ func (n *Node) monitorLeadership() {
 
 // leaderRun is one running leader loop.
 type leaderRun struct {
+	est    *establishment
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -58,16 +110,23 @@ type establishment struct {
 	done chan struct{}
 }
 
-func (n *Node) startLeaderLoop() *leaderRun {
+func (n *Node) startLeaderLoop(term uint64) *leaderRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &leaderRun{cancel: cancel, done: make(chan struct{})}
-	est := &establishment{term: n.raft.CurrentTerm(), done: make(chan struct{})}
-	n.established.Store(est)
+	run := &leaderRun{cancel: cancel, done: make(chan struct{}), est: &establishment{term: term, done: make(chan struct{})}}
+	n.established.Store(run.est)
 	go func() {
 		defer close(run.done)
-		n.leaderLoop(ctx, est)
+		n.leaderLoop(ctx, run.est)
 	}()
 	return run
+}
+
+// stop ends the loop and waits for it; a nil run is not running.
+func (r *leaderRun) stop() {
+	if r != nil {
+		r.cancel()
+		<-r.done
+	}
 }
 
 // leaderEstablished reports whether this node leads and has established its term.
@@ -105,17 +164,10 @@ func (n *Node) waitEstablished(ctx context.Context) error {
 	return nil
 }
 
-// stop ends the loop and waits for it; a nil run is not running.
-func (r *leaderRun) stop() {
-	if r != nil {
-		r.cancel()
-		<-r.done
-	}
-}
-
-// leaderLoop: once a barrier shows our FSM and configuration are current, the term is
-// established (consistent reads may be served), and Raft membership is reconciled with
-// gossip now, on every membership change, and periodically.
+// leaderLoop is one term of leadership: a barrier shows the state machine and the
+// configuration are current; the term is established (consistent reads may be served);
+// the leader subsystems are established in order, and those added later as they come;
+// when the term ends (ctx), they are revoked, newest first.
 func (n *Node) leaderLoop(ctx context.Context, est *establishment) {
 	for {
 		err := n.waitFuture(ctx, n.raft.Barrier(leaderBarrierTimeout))
@@ -132,150 +184,82 @@ func (n *Node) leaderLoop(ctx context.Context, est *establishment) {
 	}
 	close(est.done)
 	n.logger.Info("leadership established", "term", est.term)
-	if n.gossip == nil {
-		<-ctx.Done()
-		return
-	}
 
-	r := &reconciler{node: n, ctx: ctx, missingSince: make(map[string]time.Time), quorumWarned: make(map[string]bool)}
-	ticker := time.NewTicker(reconcileInterval)
-	defer ticker.Stop()
+	var established []LeaderSubsystem
+	defer func() {
+		for i := len(established) - 1; i >= 0; i-- {
+			established[i].Revoke()
+		}
+	}()
 	for {
-		r.reconcile()
+		for _, s := range n.leaderSubsystems()[len(established):] {
+			if err := s.Establish(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				n.logger.Error("cannot establish leadership: handing it over", "subsystem", fmt.Sprintf("%T", s), "err", err)
+				n.handOver()
+				return
+			}
+			established = append(established, s)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-n.members.changed:
-		case <-ticker.C:
+		case <-n.subsystemAdded:
 		}
 	}
 }
 
-// reconciler brings the Raft configuration in line with gossip. It lives
-// for one term of leadership.
-type reconciler struct {
-	node *Node
-	ctx  context.Context // ends with the leadership
-	// missingSince: when this leader first noticed a voter that gossip does
-	// not know at all (e.g. it died before this leader started).
-	missingSince map[string]time.Time
-	// quorumWarned: failed voters we already said we will not remove.
-	quorumWarned map[string]bool
+// handOver transfers leadership to another voter, in the background: this node could
+// not establish its leader-only work, and a leader that does none must not stay leader.
+func (n *Node) handOver() {
+	n.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), transferAfterFailure)
+		defer cancel()
+		if err := n.TransferLeadership(ctx, ""); err != nil {
+			n.logger.Warn("leadership transfer failed", "err", err)
+		}
+	})
 }
 
-func (r *reconciler) reconcile() {
-	n := r.node
-	future := n.raft.GetConfiguration()
-	if err := future.Error(); err != nil {
-		n.logger.Warn("reconcile: read raft configuration", "err", err)
-		return
-	}
-	servers := make(map[string]raft.Server)
-	for _, s := range future.Configuration().Servers {
-		servers[string(s.ID)] = s
-	}
-	members := make(map[string]memberInfo)
-	for _, m := range n.members.list() {
-		members[m.ID] = m
-	}
+// membership is the leader subsystem that reconciles the Raft configuration with gossip,
+// now, on every membership change, and periodically.
+type membership struct {
+	n    *Node
+	stop context.CancelFunc
+	done sync.WaitGroup
+}
 
-	for id, m := range members {
-		if id == n.id || !m.MetaOK || m.Meta.RaftAddr == "" {
-			continue
-		}
-		s, inConfig := servers[id]
-		switch m.State {
-		case gossipAlive:
-			if !inConfig || s.Suffrage != raft.Voter || string(s.Address) != m.Meta.RaftAddr {
-				r.addVoter(m)
-			}
-		case gossipLeft:
-			if inConfig {
-				r.remove(id, "left the cluster")
+func (m *membership) Establish(ctx context.Context) error {
+	ctx, m.stop = context.WithCancel(ctx)
+	r := &reconciler{node: m.n, ctx: ctx, missingSince: make(map[string]time.Time), quorumWarned: make(map[string]bool)}
+	m.done.Go(func() {
+		ticker := time.NewTicker(reconcileInterval)
+		defer ticker.Stop()
+		for {
+			r.reconcile()
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.n.members.changed:
+			case <-ticker.C:
 			}
 		}
-	}
-	if n.cfg.DeadServerCleanup > 0 {
-		r.removeOneDeadVoter(servers, members)
+	})
+	return nil
+}
+
+func (m *membership) Revoke() {
+	m.stop()
+	m.done.Wait()
+}
+
+// signal makes a non-blocking send on a 1-buffered channel.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
-func (r *reconciler) addVoter(m memberInfo) {
-	n := r.node
-	err := n.waitFuture(r.ctx, n.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Meta.RaftAddr), 0, membershipTimeout))
-	if err != nil {
-		n.logger.Warn("reconcile: add voter", "member", m.ID, "err", err)
-		return
-	}
-	n.logger.Info("added voter", "member", m.ID, "raft_addr", m.Meta.RaftAddr)
-}
-
-func (r *reconciler) remove(id, why string) {
-	n := r.node
-	if err := n.waitFuture(r.ctx, n.raft.RemoveServer(raft.ServerID(id), 0, membershipTimeout)); err != nil {
-		n.logger.Warn("reconcile: remove server", "member", id, "err", err)
-		return
-	}
-	n.logger.Info("removed server", "member", id, "reason", why)
-}
-
-// removeOneDeadVoter removes at most one voter that has been failed for
-// longer than DeadServerCleanup, if that keeps a healthy quorum. One per
-// round: the next round recounts with the new configuration.
-func (r *reconciler) removeOneDeadVoter(servers map[string]raft.Server, members map[string]memberInfo) {
-	n := r.node
-	now := time.Now()
-	var voterIDs []string
-	for id, s := range servers {
-		if s.Suffrage != raft.Voter {
-			continue
-		}
-		voterIDs = append(voterIDs, id)
-		if _, known := members[id]; known {
-			delete(r.missingSince, id)
-		} else if _, seen := r.missingSince[id]; !seen {
-			r.missingSince[id] = now
-		}
-	}
-	states := make(map[string]memberInfo, len(voterIDs))
-	for _, id := range voterIDs {
-		if m, known := members[id]; known {
-			states[id] = m
-		} else {
-			states[id] = memberInfo{ID: id, State: gossipUnknown, Since: r.missingSince[id]}
-		}
-	}
-
-	victim, quorumKept := deadVoterToRemove(voterIDs, n.id, states, now, n.cfg.DeadServerCleanup)
-	switch {
-	case victim == "":
-	case quorumKept:
-		r.remove(victim, "failed for longer than dead-server cleanup")
-	case !r.quorumWarned[victim]:
-		r.quorumWarned[victim] = true
-		n.logger.Warn("not removing failed voter: the rest would lack a healthy quorum", "member", victim)
-	}
-}
-
-// deadVoterToRemove picks the voter (lowest id first) that has been failed,
-// or unknown to gossip, for longer than after, and says whether removing it
-// leaves a configuration whose healthy voters are still a majority.
-func deadVoterToRemove(voters []string, self string, states map[string]memberInfo, now time.Time, after time.Duration) (victim string, quorumKept bool) {
-	healthy := 0
-	for _, id := range voters {
-		m := states[id]
-		switch {
-		case id == self || m.State == gossipAlive:
-			healthy++
-		case (m.State == gossipDead || m.State == gossipUnknown) && now.Sub(m.Since) > after:
-			if victim == "" || id < victim {
-				victim = id
-			}
-		}
-	}
-	if victim == "" {
-		return "", false
-	}
-	remaining := len(voters) - 1
-	return victim, healthy >= remaining/2+1
-}

@@ -23,10 +23,14 @@ type Node struct {
 	fsm      raft.FSM
 
 	*raftParts
-	notifyCh    chan bool
-	leadership  *leadershipFanout
-	established atomic.Pointer[establishment] // this node's current term as leader, nil when it does not lead
-	readiness   *readiness
+	notifyCh          chan bool
+	leadershipChanged chan struct{}                 // capacity 1: raft notified a change
+	established       atomic.Pointer[establishment] // this node's current term as leader, nil when it does not lead
+	readiness         *readiness
+
+	subsystemsMu   sync.Mutex
+	subsystems     []LeaderSubsystem // established in this order by the leader loop
+	subsystemAdded chan struct{}     // capacity 1
 
 	gossip *memberlist.Memberlist // nil without gossip
 	// gossipAddr is read once at start: memberlist's LocalNode is not safe
@@ -71,15 +75,16 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	}
 
 	n := &Node{
-		cfg:        cfg,
-		id:         id,
-		logger:     cfg.Logger.With("node", id),
-		fsm:        fsm,
-		notifyCh:   make(chan bool, 1),
-		leadership: newLeadershipFanout(),
-		readiness:  newReadiness(),
-		stopCh:     make(chan struct{}),
-		raftDone:   make(chan struct{}),
+		cfg:               cfg,
+		id:                id,
+		logger:            cfg.Logger.With("node", id),
+		fsm:               fsm,
+		notifyCh:          make(chan bool, 1),
+		leadershipChanged: make(chan struct{}, 1),
+		subsystemAdded:    make(chan struct{}, 1),
+		readiness:         newReadiness(),
+		stopCh:            make(chan struct{}),
+		raftDone:          make(chan struct{}),
 	}
 	n.members = newMemberTable(n.logger)
 
@@ -107,6 +112,9 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		n.Shutdown()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	if n.gossip != nil {
+		n.AddLeaderSubsystem(&membership{n: n})
+	}
 	n.wg.Add(3)
 	go n.monitorLeadership()
 	go n.trackReadiness()
@@ -133,25 +141,6 @@ func dialableHTTPAddr(httpAddr, raftAdvertise string) string {
 	return net.JoinHostPort(raftHost, port)
 }
 
-// forwardLeadership drains raft's NotifyCh (raft blocks until it is read)
-// into the fan-out.
-func (n *Node) forwardLeadership() {
-	defer n.wg.Done()
-	for {
-		select {
-		case leader := <-n.notifyCh:
-			if leader {
-				n.logger.Info("gained leadership", "term", n.raft.CurrentTerm())
-			} else {
-				n.logger.Info("lost leadership", "term", n.raft.CurrentTerm())
-			}
-			n.leadership.publish(leader)
-		case <-n.raftDone:
-			return
-		}
-	}
-}
-
 // ID is this node's server id.
 func (n *Node) ID() string { return n.id }
 
@@ -167,8 +156,8 @@ func (n *Node) GossipAddr() string {
 func (n *Node) HTTPAddr() string { return n.httpAddr }
 
 // Shutdown stops Raft and gossip without leaving (others see a failure; use
-// Leave first for a graceful exit) and closes the stores. It is idempotent.
-// Subscribers of SubscribeLeadership get a final false and their channel closes.
+// Leave first for a graceful exit), revokes the leader subsystems if this node leads,
+// and closes the stores. It is idempotent.
 func (n *Node) Shutdown() error {
 	n.shutdownOnce.Do(func() {
 		n.lifeMu.Lock()
@@ -187,7 +176,6 @@ func (n *Node) Shutdown() error {
 			}
 		}
 		n.wg.Wait()
-		n.leadership.close()
 		if err := n.raftParts.close(); err != nil {
 			errs = append(errs, err)
 		}

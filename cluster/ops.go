@@ -102,15 +102,6 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 	}
 }
 
-// SubscribeLeadership returns a channel carrying this node's leadership:
-// first the current state, then every transition in order (true: became
-// leader, false: lost it). Nothing is dropped however slowly it is read.
-// The function unsubscribes and closes the channel; Shutdown also closes
-// it, after a final false if the node was leader.
-func (n *Node) SubscribeLeadership() (<-chan bool, func()) {
-	return n.leadership.subscribe()
-}
-
 // RemovePeer removes a server from the Raft configuration. Meant for servers
 // that failed and will not come back: a member gossip sees alive is refused
 // with ErrPeerAlive, since the leader would add it straight back.

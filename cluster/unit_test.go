@@ -137,49 +137,6 @@ func TestDeadVoterToRemove(t *testing.T) {
 	}
 }
 
-func TestLeadershipFanout(t *testing.T) {
-	f := newLeadershipFanout()
-	early, unsubscribeEarly := f.subscribe()
-	transitions := []bool{true, false, true, false, true}
-	for _, v := range transitions {
-		f.publish(v)
-		f.publish(v) // repeats are not transitions
-	}
-	// Subscribed late, without having read anything yet: current state first.
-	late, unsubscribeLate := f.subscribe()
-	defer unsubscribeLate()
-	if got := <-late; got != true {
-		t.Errorf("late subscriber first got %v, want the current true", got)
-	}
-
-	want := append([]bool{false}, transitions...)
-	for i, w := range want {
-		if got := <-early; got != w {
-			t.Fatalf("slow subscriber: event %d = %v, want %v", i, got, w)
-		}
-	}
-	unsubscribeEarly()
-	unsubscribeEarly() // idempotent
-	if _, open := <-early; open {
-		t.Error("channel still open after unsubscribe")
-	}
-
-	f.close()
-	if got, open := <-late; !open || got != false {
-		t.Errorf("after close: %v, %v; want a final false", got, open)
-	}
-	if _, open := <-late; open {
-		t.Error("channel still open after close")
-	}
-	after, _ := f.subscribe()
-	if got := <-after; got != false {
-		t.Error("subscribing after close should say false")
-	}
-	if _, open := <-after; open {
-		t.Error("subscribing after close should give a closed channel")
-	}
-}
-
 func TestParseBracketLevel(t *testing.T) {
 	tests := []struct {
 		line      string

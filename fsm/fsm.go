@@ -8,6 +8,7 @@ package fsm
 
 import (
 	"io"
+	"iter"
 	"sync"
 	"time"
 
@@ -15,17 +16,19 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Observer hears about changes as Apply makes them, so the deadline watcher and the
+// Observer hears about changes as Apply makes them, so the leader's deadline watcher and
 // dispatcher need not poll. It is called with the FSM's lock held: it must not block and
 // must not call back into the FSM.
 type Observer interface {
+	// Reset gives the deadline of every canary to watch, replacing whatever the
+	// observer knew: when it starts watching (Watch), and when a snapshot replaced the
+	// whole state.
+	Reset(deadlines iter.Seq2[string, time.Time])
 	// DeadlineChanged says the canary's deadline must (watched) or must no longer be
 	// watched: paused, late or deleted canaries are not.
 	DeadlineChanged(id string, deadline time.Time, watched bool)
 	// OutboxChanged says records were appended to the outbox.
 	OutboxChanged()
-	// Reset says the whole state was replaced (snapshot restore): rebuild from queries.
-	Reset()
 }
 
 // FSM is the state machine. It implements raft.FSM.
@@ -75,11 +78,31 @@ func newTree() *btree.BTreeG[*Canary] {
 	return btree.NewG(32, func(a, b *Canary) bool { return a.ID < b.ID })
 }
 
-// SetObserver installs the observer (nil removes it).
-func (f *FSM) SetObserver(o Observer) {
+// Watch makes o the observer: under one lock, it gives o the deadlines to watch (Reset)
+// and from then on every change, so that o misses none and sees none twice. The leader
+// watches from when it establishes its leadership; followers keep no watch state.
+func (f *FSM) Watch(o Observer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.observer = o
+	o.Reset(f.watchedDeadlines)
+}
+
+// Unwatch stops o from hearing changes (if it is the observer).
+func (f *FSM) Unwatch(o Observer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.observer == o {
+		f.observer = nil
+	}
+}
+
+// watchedDeadlines yields the deadline of every watched canary, in id order. The lock
+// must be held.
+func (f *FSM) watchedDeadlines(yield func(string, time.Time) bool) {
+	f.canaries.Ascend(func(c *Canary) bool {
+		return !c.Watched() || yield(c.ID, c.Deadline)
+	})
 }
 
 // Apply applies one log entry: a batch of commands. It returns []Result, one per command,
@@ -142,7 +165,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.nextSeq = st.nextSeq
 	f.clock = st.clock
 	if f.observer != nil {
-		f.observer.Reset()
+		f.observer.Reset(f.watchedDeadlines)
 	}
 	return nil
 }

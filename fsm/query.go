@@ -116,26 +116,6 @@ func (f *FSM) Stats() Stats {
 	return st
 }
 
-// Deadline is a watched canary's deadline, for the deadline watcher.
-type Deadline struct {
-	ID string
-	At time.Time
-}
-
-// Deadlines returns the deadline of every canary the watcher must watch.
-func (f *FSM) Deadlines() []Deadline {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]Deadline, 0, f.canaries.Len())
-	f.canaries.Ascend(func(c *Canary) bool {
-		if c.Watched() {
-			out = append(out, Deadline{ID: c.ID, At: c.Deadline})
-		}
-		return true
-	})
-	return out
-}
-
 // Outbox returns the unsent notifications, oldest first.
 func (f *FSM) Outbox() []Notification {
 	f.mu.RLock()

@@ -99,17 +99,14 @@ func run(ctx context.Context, cfg Config) error {
 	defer proposer.Close()
 
 	alerts := alerting.New(alerting.Config{
-		Store:      state,
-		Proposer:   proposer,
-		Leadership: node,
-		Notifier:   notifier(cfg, logger),
-		Sender:     cfg.EmailSender,
-		Logger:     logger,
+		Store:    state,
+		Proposer: proposer,
+		Notifier: notifier(cfg, logger),
+		Sender:   cfg.EmailSender,
+		Logger:   logger,
 	})
-	state.SetObserver(alerts)
-	alertsCtx, stopAlerts := context.WithCancel(context.Background())
-	alertsDone := make(chan error, 1)
-	go func() { alertsDone <- alerts.Run(alertsCtx) }()
+	// The deadline watcher and the dispatcher run on the leader only, in its leader loop.
+	node.AddLeaderSubsystem(alerts)
 
 	// On a follower, triggers reach the leader in batches.
 	relay := http.NewRelay(http.RelayConfig{Cluster: clusterAPI{node}, AuthKey: cfg.AuthKey, Logger: logger})
@@ -127,7 +124,6 @@ func run(ctx context.Context, cfg Config) error {
 	server := http.NewServer(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)), handler)
 	listener, err := net.Listen("tcp", server.Addr)
 	if err != nil {
-		stopAlerts()
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
 	serveDone := make(chan error, 1)
@@ -141,11 +137,10 @@ func run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		logger.Info("shutting down")
 	case err := <-serveDone:
-		stopAlerts()
 		return fmt.Errorf("HTTP server: %w", err)
 	}
 
-	return shutdown(logger, server, stopAlerts, alertsDone, node, relay, proposer)
+	return shutdown(logger, server, node, relay, proposer)
 }
 
 // The shutdown budget: SIGTERM ends the process within exitBudget, whatever state the
@@ -162,8 +157,7 @@ const (
 	leaveBudget = 3500 * time.Millisecond
 )
 
-func shutdown(logger *slog.Logger, server *nethttp.Server, stopAlerts func(), alertsDone <-chan error,
-	node *cluster.Node, relay, proposer interface{ Close() }) error {
+func shutdown(logger *slog.Logger, server *nethttp.Server, node *cluster.Node, relay, proposer interface{ Close() }) error {
 	start := time.Now()
 	exitBy := start.Add(exitBudget)
 	done := make(chan error, 1)
@@ -173,16 +167,18 @@ func shutdown(logger *slog.Logger, server *nethttp.Server, stopAlerts func(), al
 			logger.Warn("HTTP shutdown: requests still running were cut", "err", err)
 		}
 		cancel()
-		stopAlerts()
-		<-alertsDone
+		// Leaving hands leadership over, which revokes the leader's alerting.
 		leaveCtx, cancel := context.WithDeadline(context.Background(), start.Add(leaveBudget))
 		if err := node.Leave(leaveCtx); err != nil {
 			logger.Warn("leave cluster", "err", err)
 		}
 		cancel()
 		relay.Close()
+		// The node first, which revokes leader-only work still proposing (a lone node
+		// leads to the end); then the proposer, whose last proposals fail.
+		err := node.Shutdown()
 		proposer.Close()
-		if err := node.Shutdown(); err != nil {
+		if err != nil {
 			done <- fmt.Errorf("stop raft: %w", err)
 			return
 		}
