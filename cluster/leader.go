@@ -262,4 +262,3 @@ func signal(ch chan struct{}) {
 	default:
 	}
 }
-
