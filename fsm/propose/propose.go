@@ -273,10 +273,11 @@ func NewID() string {
 	return string(b)
 }
 
-// stamp sets the version and, unless the leader will, the proposer's time, in UTC to the
+// stamp sets the version, the validation rules and, unless the leader will, the proposer's time, in UTC to the
 // microsecond like every stored timestamp.
 func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 	cmd.Version = fsm.CommandVersion
+	cmd.StampRules()
 	if cmd.At.IsZero() && !leaveTime {
 		cmd.At = p.opts.Now().UTC().Truncate(time.Microsecond)
 	}
