@@ -411,6 +411,12 @@ func TestList(t *testing.T) {
 
 	expectError(t, n.get(t, canaryPrefix+"list?search=%28"), http.StatusBadRequest,
 		"Bad search pattern \"(\": error parsing regexp: missing closing ): `(`")
+	// The pattern's size is capped: 1,000 bytes pass, more are refused before compiling.
+	expectStatus(t, n.get(t, canaryPrefix+"list?search="+strings.Repeat("a", maxSearchPattern)), http.StatusOK)
+	expectError(t, n.get(t, canaryPrefix+"list?search="+strings.Repeat("a", maxSearchPattern+1)), http.StatusBadRequest,
+		"Search pattern is 1001 bytes long: at most 1000 are allowed")
+	expectError(t, n.get(t, canaryPrefix+"list?search="+strings.Repeat("a", 900<<10)), http.StatusBadRequest,
+		"Search pattern is 921600 bytes long: at most 1000 are allowed")
 	expectError(t, n.get(t, canaryPrefix+"list?name=x"), http.StatusBadRequest, `Unexpected argument "name"`)
 	expectError(t, n.get(t, canaryPrefix+"list?verbose=perhaps"), http.StatusBadRequest, `Bad boolean value "perhaps" for parameter "verbose"`)
 	for _, bad := range []string{"0", "-1", "x"} {
