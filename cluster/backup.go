@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -44,7 +45,10 @@ type SnapshotValidator interface {
 
 // Backup writes a consistent snapshot of the whole state to w. On the leader
 // it first waits for everything committed to be applied; elsewhere it is
-// this node's applied state.
+// this node's applied state, once the node has caught up with the leader. A node
+// that cannot take a snapshot within backupWait (it has not caught up, or its
+// state machine has not reached the newest membership change) answers
+// ErrBackupNotReady.
 func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 	if n.isShutdown() {
 		return ErrShutdown
@@ -55,7 +59,7 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 		}
 	}
 	start := time.Now()
-	meta, snapshot, err := n.openSnapshot(ctx)
+	meta, snapshot, err := n.openSnapshotWaiting(ctx)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -69,6 +73,49 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
+// backupWait bounds how long Backup waits for this node to be able to take a snapshot.
+// A follower usually needs milliseconds: its state machine applies the entries raft
+// has just committed. One that is replaying a long log may need more; it answers
+// ErrBackupNotReady, and another node can be asked.
+const backupWait = 10 * time.Second
+
+// openSnapshotWaiting is openSnapshot, retried while the snapshot cannot be taken
+// yet, up to backupWait. A follower first waits until it is Ready: a backup from a
+// node that has not caught up since it started would hold an old state.
+func (n *Node) openSnapshotWaiting(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	deadline := time.Now().Add(backupWait)
+	delay := 5 * time.Millisecond
+	for {
+		var (
+			meta     *raft.SnapshotMeta
+			snapshot io.ReadCloser
+			err      error
+		)
+		if n.IsLeader() || n.Ready() {
+			meta, snapshot, err = n.openSnapshot(ctx)
+			if err == nil || !errors.Is(err, errSnapshotNotYet) {
+				return meta, snapshot, err
+			}
+		} else {
+			err = errors.New("this node has not caught up with the leader")
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return nil, nil, fmt.Errorf("%w after %v: %w", ErrBackupNotReady, backupWait, err)
+		}
+		if !n.sleep(ctx, delay) {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			return nil, nil, ErrShutdown
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+// errSnapshotNotYet marks what openSnapshot cannot do now but can once the state
+// machine has applied more.
+var errSnapshotNotYet = errors.New("the state machine has not applied enough to snapshot")
+
 // openSnapshot takes a fresh snapshot, or, if nothing was applied since the
 // last one, opens the latest stored one.
 func (n *Node) openSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error) {
@@ -76,6 +123,9 @@ func (n *Node) openSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadClo
 	err := n.waitFuture(ctx, future)
 	if err == nil {
 		return future.Open()
+	}
+	if raftWaitsForConfiguration(err) {
+		return nil, nil, fmt.Errorf("%w: %w", errSnapshotNotYet, err)
 	}
 	if !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil, nil, err
@@ -85,10 +135,31 @@ func (n *Node) openSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadClo
 		return nil, nil, fmt.Errorf("list snapshots: %w", err)
 	}
 	if len(stored) == 0 {
-		return nil, nil, ErrNothingToBackup
+		return nil, nil, fmt.Errorf("%w: %w", errSnapshotNotYet, ErrNothingToBackup)
 	}
 	return n.snapshots.Open(stored[0].ID) // newest first
 }
+
+// raftWaitsForConfiguration reports raft's refusal to snapshot a state machine that
+// has not yet applied the newest committed configuration entry (raft v1.7
+// snapshot.go: "cannot take snapshot now, wait until the configuration entry at %v
+// has been applied"). raft has no sentinel error for it. The follower's main loop
+// commits a configuration before its state machine goroutine gets to it, so the
+// refusal lasts as long as the state machine lags behind.
+func raftWaitsForConfiguration(err error) bool {
+	return strings.Contains(err.Error(), "wait until the configuration entry")
+}
+
+// StoreConfiguration makes the state machine a raft.ConfigurationStore, for one
+// effect: raft then counts a configuration entry as applied by the state machine.
+// Without it, raft's record of what the state machine applied stops at the last
+// command, and raft refuses every snapshot while a configuration entry after it is
+// committed: a follower whose newest entries were a membership change could take no
+// snapshot, so no backup, until the next write (the leader's Barrier hides this on
+// the leader). The configuration itself is kept by raft in its log and snapshots.
+func (f *appliedFSM) StoreConfiguration(uint64, raft.Configuration) {}
+
+var _ raft.ConfigurationStore = (*appliedFSM)(nil)
 
 func writeBackup(w io.Writer, meta *raft.SnapshotMeta, snapshot io.Reader) error {
 	header := backupHeader{

@@ -31,6 +31,12 @@ var (
 	// applied anything.
 	ErrNothingToBackup = errors.New("cluster: nothing to back up yet")
 
+	// ErrBackupNotReady is returned by Backup on a node that could not take a
+	// snapshot in time: it has not caught up with the leader since it started, or
+	// its state machine has not yet reached the newest membership change. Another
+	// node, or the same one a little later, can answer.
+	ErrBackupNotReady = errors.New("cluster: this node cannot take a backup yet")
+
 	// ErrBadBackup is returned by Restore for a stream that is not a complete,
 	// intact backup written by Backup.
 	ErrBadBackup = errors.New("cluster: not a valid backup")

@@ -159,6 +159,20 @@ func TestSegmentFSIgnoresUnusableSpares(t *testing.T) {
 	}
 }
 
+// waitSpareWritten waits until s is writing no spare: one asked for is then ready.
+// (prepareSpare marks one as being written before it returns, and the mark is cleared
+// only after the spare is renamed into place, or has failed, which the log says.)
+func waitSpareWritten(t *testing.T, s *segmentFS) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.preparing.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("a spare segment was still being written after 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // smallSegment is the segment size of the tests' logs: a few hundred entries fill one.
 const smallSegment = 64 << 10
 
@@ -188,10 +202,11 @@ func TestWALOnSpareSegments(t *testing.T) {
 		if err := w.StoreLogs(batch); err != nil {
 			t.Fatal(err)
 		}
-		// Give the spare time to be written, as the time between two segments does.
-		if i%200 == 1 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		// In a real log the spare asked for at a segment's middle has the time the second
+		// half takes to fill; here the second half fills in microseconds. So once one is
+		// asked for, wait until it is ready (a fixed 20 ms sleep every 200 entries was not
+		// always enough on a loaded machine).
+		waitSpareWritten(t, w.fs)
 	}
 	segments, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
 	if len(segments) < 5 {

@@ -64,10 +64,10 @@ func openTrash(dataDir string, logger *slog.Logger) (*trash, error) {
 	for _, e := range left {
 		t.queue = append(t.queue, filepath.Join(t.dir, e.Name()))
 	}
+	// run takes from the queue before it first waits for a wake-up, so what an earlier
+	// run left needs no signal; t.queue belongs to run (under mu) from here on, and
+	// reading it here without mu was a data race.
 	go t.run()
-	if len(t.queue) > 0 {
-		t.signal()
-	}
 	return t, nil
 }
 

@@ -63,7 +63,7 @@ func (f *FSM) create(at time.Time, c *Create) Result {
 	if other, ok := f.slugs[slug]; ok {
 		return Result{Err: fmt.Errorf("%w: canary %s already exists with identifier %s", ErrAlreadyExists, slug, other)}
 	}
-	if err := c.Periodicity.Validate(); err != nil {
+	if err := c.Periodicity.ValidateNew(c.MinPeriodicity); err != nil {
 		return Result{Err: err}
 	}
 	if err := validateDescription(c.Description); err != nil {
@@ -112,7 +112,7 @@ func (f *FSM) update(at time.Time, u *Update) Result {
 	}
 	notify := Kind("")
 	if u.Periodicity != nil && *u.Periodicity != old.Periodicity {
-		if err := u.Periodicity.Validate(); err != nil {
+		if err := u.Periodicity.ValidateNew(u.MinPeriodicity); err != nil {
 			return Result{Err: err}
 		}
 		c.Periodicity, changed = *u.Periodicity, true

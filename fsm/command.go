@@ -68,6 +68,20 @@ type Create struct {
 	Periodicity Periodicity `json:"periodicity"`
 	Emails      []string    `json:"emails,omitempty"`
 	Paused      bool        `json:"paused,omitempty"`
+	// MinPeriodicity is the periodicity floor, in seconds, that the proposer checked
+	// and that Apply checks again (StampRules; 0: none).
+	//
+	// The floor is a rule that came after commands were first written: a log may hold
+	// creates and updates with 0.5 s that were applied and acknowledged. Apply must
+	// give an old entry the result it had (invariant 1: every replica, and a replay at
+	// start, reaches the same state from the same log), so it cannot apply today's
+	// floor to every command. The rule each command was checked against travels with
+	// it (invariant 2) and Apply enforces exactly that. A field, and not a new
+	// CommandVersion, because a node still running the previous binary refuses every
+	// command of a version it does not know, so a cluster halfway through a rolling
+	// upgrade would diverge; it ignores this field, and a command that carries it
+	// satisfies the previous binary's rules anyway.
+	MinPeriodicity float64 `json:"min_periodicity,omitempty"`
 }
 
 // Update changes the fields that are not nil. Emails set to an empty slice clears them.
@@ -78,6 +92,8 @@ type Update struct {
 	Description *string      `json:"description,omitempty"`
 	Periodicity *Periodicity `json:"periodicity,omitempty"`
 	Emails      *[]string    `json:"emails,omitempty"`
+	// MinPeriodicity: as in Create, for a new Periodicity.
+	MinPeriodicity float64 `json:"min_periodicity,omitempty"`
 }
 
 // Delete removes a canary.
@@ -131,6 +147,22 @@ type NotificationFailed struct {
 type Import struct {
 	Canaries  []Canary `json:"canaries"`
 	Overwrite bool     `json:"overwrite,omitempty"`
+	// MinPeriodicity: as in Create, for every imported canary.
+	MinPeriodicity float64 `json:"min_periodicity,omitempty"`
+}
+
+// StampRules records in a create, update or import the validation rules of this
+// binary that Apply must hold it to (see Create.MinPeriodicity). The proposer calls
+// it on every command it proposes; other commands carry no rules.
+func (c *Command) StampRules() {
+	switch {
+	case c.Create != nil:
+		c.Create.MinPeriodicity = MinPeriodicitySeconds
+	case c.Update != nil:
+		c.Update.MinPeriodicity = MinPeriodicitySeconds
+	case c.Import != nil:
+		c.Import.MinPeriodicity = MinPeriodicitySeconds
+	}
 }
 
 // Needs is the oldest command version that can express c: commands on a canary carry

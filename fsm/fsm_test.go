@@ -662,3 +662,60 @@ func TestOutboxOrderStaysSmall(t *testing.T) {
 		t.Errorf("page %v", page)
 	}
 }
+
+// TestPeriodicityFloorInApply: Apply holds a create, update or import to the floor that
+// the command carries (the proposer stamps MinPeriodicitySeconds), and applies one
+// written before the floor existed as it was applied then, so an old log replays to
+// the state it had.
+func TestPeriodicityFloorInApply(t *testing.T) {
+	short := Periodicity{Seconds: 1e-7}
+	shortSchedule := Periodicity{Schedule: "* * * * * 0.001"}
+	for _, tt := range []struct {
+		name    string
+		floor   float64 // what the command carries
+		wantErr bool
+	}{
+		{name: "old log entry, no floor", floor: 0},
+		{name: "new entry", floor: MinPeriodicitySeconds, wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			check := func(what string, err error) {
+				t.Helper()
+				if tt.wantErr != (err != nil) || (err != nil && !errors.Is(err, ErrInvalid)) {
+					t.Errorf("%s: err = %v, want an error: %v", what, err, tt.wantErr)
+				}
+			}
+			f := New()
+			for i, p := range []Periodicity{short, shortSchedule} {
+				res := apply(t, f, t0, Command{Type: TypeCreate, Create: &Create{ID: "aaaaaaa" + string(rune('a'+i)),
+					Name: fmt.Sprint("short ", i), Periodicity: p, MinPeriodicity: tt.floor}})
+				check(fmt.Sprintf("create with %v", p), res.Err)
+			}
+			create(t, f, t0, "bbbbbbbb", "long", 3600)
+			for _, p := range []Periodicity{short, shortSchedule} {
+				res := apply(t, f, t0, Command{Type: TypeUpdate, Update: &Update{ID: "bbbbbbbb", Periodicity: &p, MinPeriodicity: tt.floor}})
+				check(fmt.Sprintf("update to %v", p), res.Err)
+			}
+			res := apply(t, f, t0, Command{Type: TypeImport, Import: &Import{MinPeriodicity: tt.floor, Canaries: []Canary{
+				{ID: "cccccccc", Name: "imported", Periodicity: short, History: NewHistory(NewHistoryEntry(t0, createdComment))},
+			}}})
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			if got := len(res.Import.Conflicts) > 0; got != tt.wantErr {
+				t.Errorf("import of a canary with %v: %+v", short, res.Import)
+			}
+		})
+	}
+	// The proposer's stamp: a create, update or import carries this binary's floor.
+	for _, cmd := range []Command{
+		{Type: TypeCreate, Create: &Create{}}, {Type: TypeUpdate, Update: &Update{}}, {Type: TypeImport, Import: &Import{}},
+	} {
+		cmd.StampRules()
+		if cmd.Create != nil && cmd.Create.MinPeriodicity != MinPeriodicitySeconds ||
+			cmd.Update != nil && cmd.Update.MinPeriodicity != MinPeriodicitySeconds ||
+			cmd.Import != nil && cmd.Import.MinPeriodicity != MinPeriodicitySeconds {
+			t.Errorf("StampRules left %s without the floor", cmd.Type)
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 func (f *FSM) importCanaries(imp *Import) Result {
 	out := &ImportOutcome{Created: []string{}, Unchanged: []string{}, Updated: []string{}, Conflicts: []ImportConflict{}}
 	for i := range imp.Canaries {
-		c, err := normalizeImported(imp.Canaries[i])
+		c, err := normalizeImported(imp.Canaries[i], imp.MinPeriodicity)
 		if err != nil {
 			out.Conflicts = append(out.Conflicts, ImportConflict{ID: imp.Canaries[i].ID, Error: err.Error()})
 			continue
@@ -45,7 +45,8 @@ func (f *FSM) importCanaries(imp *Import) Result {
 // normalizeImported validates an imported canary and brings it to the form Apply keeps:
 // UTC microsecond times, history oldest first and pruned, slug derived from the name, no
 // deadline while paused, and a deadline derived from the newest event if one is missing.
-func normalizeImported(in Canary) (*Canary, error) {
+// minPeriodicity is the floor the import command carries (Import.MinPeriodicity).
+func normalizeImported(in Canary, minPeriodicity float64) (*Canary, error) {
 	c := in
 	if !validID(c.ID) {
 		return nil, invalid("id must be eight lower-case letters")
@@ -54,7 +55,7 @@ func normalizeImported(in Canary) (*Canary, error) {
 		return nil, err
 	}
 	c.Slug = Slug(c.Name)
-	if err := c.Periodicity.Validate(); err != nil {
+	if err := c.Periodicity.ValidateNew(minPeriodicity); err != nil {
 		return nil, err
 	}
 	if err := validateDescription(c.Description); err != nil {

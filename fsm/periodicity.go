@@ -25,8 +25,8 @@ type Periodicity struct {
 var numericPeriodicity = regexp.MustCompile(`^[0-9.]+$`)
 
 // ParsePeriodicity reads a periodicity the way the original server reads its query
-// parameter: "3600", "3600.0" and "0.5" are seconds, anything else is a schedule. The
-// value is validated.
+// parameter: "3600", "3600.0" and "1.5" are seconds, anything else is a schedule. The
+// value is validated, floor included: it is new input.
 func ParsePeriodicity(s string) (Periodicity, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -42,7 +42,7 @@ func ParsePeriodicity(s string) (Periodicity, error) {
 	} else {
 		p.Schedule = s
 	}
-	return p, p.Validate()
+	return p, p.ValidateNew(MinPeriodicitySeconds)
 }
 
 // IsSchedule reports whether the periodicity is a schedule rather than a number.
@@ -63,6 +63,51 @@ func (p Periodicity) Validate() error {
 		return invalid("malformed periodicity: " + err.Error())
 	}
 	return nil
+}
+
+// MinPeriodicitySeconds is the shortest periodicity a canary may be given: a number of
+// seconds, or the seconds of any directive of a schedule. The original accepts any
+// positive value, but below a second a deadline passes before the trigger that set it
+// has been answered, so every trigger made a RESUMED and a LATE mail (1e-7 s rounds to
+// a deadline equal to the trigger's own time). A cron job cannot report more often
+// than every second anyway.
+const MinPeriodicitySeconds = 1.0
+
+// ValidateNew is Validate plus the floor: a periodicity that a create, update or import
+// sets must be at least min seconds (MinPeriodicitySeconds for new input; Apply uses
+// the floor recorded in the command, see Create.MinPeriodicity). A min of 0 checks no
+// floor.
+func (p Periodicity) ValidateNew(min float64) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if min <= 0 {
+		return nil
+	}
+	if !p.IsSchedule() {
+		if p.Seconds < min {
+			return invalid(fmt.Sprintf("periodicity must be at least %s, not %s seconds", secondsText(min), formatFloat(p.Seconds)))
+		}
+		return nil
+	}
+	s, err := parsedSchedule(p.Schedule)
+	if err != nil {
+		return invalid("malformed periodicity: " + err.Error())
+	}
+	if shortest, directive := s.Shortest(); shortest < min {
+		return invalid(fmt.Sprintf("periodicity must be at least %s: directive %q allows %s seconds",
+			secondsText(min), directive, formatFloat(shortest)))
+	}
+	return nil
+}
+
+// secondsText writes a number of seconds for a message: "1 second", "2.5 seconds".
+func secondsText(seconds float64) string {
+	text := strconv.FormatFloat(seconds, 'f', -1, 64)
+	if seconds == 1 {
+		return text + " second"
+	}
+	return text + " seconds"
 }
 
 // maxPeriodicitySeconds keeps deadlines inside time.Time's range with room to spare.

@@ -16,13 +16,21 @@ func TestParsePeriodicity(t *testing.T) {
 	}{
 		{"3600", 3600, false, false},
 		{"3600.0", 3600, false, false},
-		{"0.5", 0.5, false, false},
+		{"1", 1, false, false},
+		{"1.0", 1, false, false},
+		{"1.5", 1.5, false, false},
+		{"0.5", 0, false, true}, // below the floor
+		{"0.999", 0, false, true},
+		{"0.0000001", 0, false, true},
 		{"0", 0, false, true},
 		{"1.2.3", 0, false, true},
 		{"", 0, false, true},
 		{"-5", 0, false, true},
 		{"* * * * * 300", 0, true, false},
 		{"* * * * sat,sun 300 ; * * * * mon-fri 90", 0, true, false},
+		{"* * * * * 1", 0, true, false},
+		{"* * * * * 0.001", 0, true, true},
+		{"* * * * sat,sun 300 ; * * * * mon-fri 0.5", 0, true, true},
 		{"not a schedule", 0, true, true},
 	}
 	for _, tt := range tests {
@@ -77,5 +85,21 @@ func TestScheduledDeadline(t *testing.T) {
 	}
 	if want := time.Date(2024, 6, 10, 0, 1, 0, 0, time.UTC); !got.Equal(want) {
 		t.Fatalf("deadline = %v, want %v", got, want)
+	}
+}
+
+// TestPeriodicityFloorMessages: a value below the floor is refused with a message that
+// says what the floor is and which value (or directive) is below it.
+func TestPeriodicityFloorMessages(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"0.0000001", "periodicity must be at least 1 second, not 1e-07 seconds"},
+		{"0.5", "periodicity must be at least 1 second, not 0.5 seconds"},
+		{"* * * * * 0.001", `periodicity must be at least 1 second: directive "* * * * * 0.001" allows 0.001 seconds`},
+		{"* * * * sat,sun 300 ; * * * * mon-fri 0.5", `periodicity must be at least 1 second: directive "* * * * mon-fri 0.5" allows 0.5 seconds`},
+	} {
+		_, err := ParsePeriodicity(tt.in)
+		if err == nil || err.Error() != tt.want || !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParsePeriodicity(%q) = %v, want %q", tt.in, err, tt.want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
@@ -166,8 +165,8 @@ func (s *server) list(c *gin.Context, p *params) {
 		return
 	}
 	if search, ok := p.last("search"); ok {
-		if flt.Search, err = regexp.Compile(search); err != nil {
-			s.fail(c, badRequest(fmt.Sprintf("Bad search pattern %q: %v", search, err)))
+		if flt.Search, err = compileSearch(search); err != nil {
+			s.fail(c, err)
 			return
 		}
 	}

@@ -110,6 +110,9 @@ func TestCreateRejects(t *testing.T) {
 		{"name=x&periodicity=60&froodle=freedle", `Unexpected argument "froodle"`},
 		{"name=x&periodicity=60&id=abcdefgh", `Unexpected argument "id"`},
 		{"name=x&periodicity=0", "periodicity must be positive"},
+		{"name=x&periodicity=0.0000001", "periodicity must be at least 1 second, not 1e-07 seconds"},
+		{"name=x&periodicity=0.5", "periodicity must be at least 1 second, not 0.5 seconds"},
+		{"name=x&periodicity=" + url.QueryEscape("* * * * * 0.001"), `periodicity must be at least 1 second: directive "* * * * * 0.001" allows 0.001 seconds`},
 		{"name=x&periodicity=1.2.3", `periodicity "1.2.3" is not a number`},
 		{"name=taken&periodicity=60", ""},
 		{"name=x&periodicity=60&email=not-an-address", `invalid email address "not-an-address"`},
@@ -225,6 +228,9 @@ func TestUpdate(t *testing.T) {
 		{"slug=nope&name=x", http.StatusNotFound, "Canary Not Found"},
 		{"id=" + id + "&paused=1", http.StatusBadRequest, `Unexpected argument "paused"`},
 		{"id=" + id + "&periodicity=-5", http.StatusBadRequest, `malformed periodicity: `},
+		{"id=" + id + "&periodicity=0.5", http.StatusBadRequest, `periodicity must be at least 1 second, not 0.5 seconds`},
+		{"id=" + id + "&periodicity=" + url.QueryEscape("* * * * sat,sun 60 ; * * * * mon-fri 0.001"), http.StatusBadRequest,
+			`periodicity must be at least 1 second: directive "* * * * mon-fri 0.001" allows 0.001 seconds`},
 	} {
 		r := n.get(t, canaryPrefix+"update?"+tt.query)
 		expectStatus(t, r, tt.status)
@@ -405,6 +411,12 @@ func TestList(t *testing.T) {
 
 	expectError(t, n.get(t, canaryPrefix+"list?search=%28"), http.StatusBadRequest,
 		"Bad search pattern \"(\": error parsing regexp: missing closing ): `(`")
+	// The pattern's size is capped: 1,000 bytes pass, more are refused before compiling.
+	expectStatus(t, n.get(t, canaryPrefix+"list?search="+strings.Repeat("a", maxSearchPattern)), http.StatusOK)
+	expectError(t, n.get(t, canaryPrefix+"list?search="+strings.Repeat("a", maxSearchPattern+1)), http.StatusBadRequest,
+		"Search pattern is 1001 bytes long: at most 1000 are allowed")
+	expectError(t, n.get(t, canaryPrefix+"list?search="+strings.Repeat("a", 900<<10)), http.StatusBadRequest,
+		"Search pattern is 921600 bytes long: at most 1000 are allowed")
 	expectError(t, n.get(t, canaryPrefix+"list?name=x"), http.StatusBadRequest, `Unexpected argument "name"`)
 	expectError(t, n.get(t, canaryPrefix+"list?verbose=perhaps"), http.StatusBadRequest, `Bad boolean value "perhaps" for parameter "verbose"`)
 	for _, bad := range []string{"0", "-1", "x"} {

@@ -97,6 +97,11 @@ func (s *server) backup(c *gin.Context, p *params) {
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
 	w := &startedWriter{c: c}
 	if err := s.cluster.Backup(c.Request.Context(), w); err != nil {
+		if !w.started && errors.Is(err, ErrBackupNotReady) {
+			s.log.Warn("backup refused for now", "error", err)
+			s.unavailable(c, "backup: this node has not caught up with the cluster yet; retry, or ask another node")
+			return
+		}
 		s.log.Error("backup failed", "error", err)
 		if !w.started {
 			s.writeError(c, http.StatusInternalServerError, "backup failed")
@@ -110,6 +115,10 @@ func (s *server) backup(c *gin.Context, p *params) {
 		w.start()
 	}
 }
+
+// ErrBackupNotReady is wrapped by a Cluster's Backup error when the node cannot take
+// a backup yet but will soon, or another node can.
+var ErrBackupNotReady = errors.New("backup not possible yet")
 
 // startedWriter sends the octet-stream headers on the first byte of the backup.
 type startedWriter struct {

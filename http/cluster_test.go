@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -72,7 +73,16 @@ func TestSnapshotDownloadStreamsTheBackup(t *testing.T) {
 		t.Error("internal error shown")
 	}
 
+	// A node that cannot take a backup yet says so, and when to come back.
+	n.cluster.backupErr = fmt.Errorf("wrapped: %w", ErrBackupNotReady)
+	r = n.get(t, clusterPrefix+"snapshot")
+	expectError(t, r, http.StatusServiceUnavailable, "backup: this node has not caught up with the cluster yet; retry, or ask another node")
+	if got := r.header.Get("Retry-After"); got == "" {
+		t.Error("503 without Retry-After")
+	}
+
 	// Failing after part of it was sent, the download breaks instead of ending cleanly.
+	n.cluster.backupErr = errors.New("disk on fire")
 	n.cluster.backupErrAfter = true
 	srv := httptest.NewServer(n.handler)
 	defer srv.Close()

@@ -58,6 +58,8 @@ type Cluster interface {
 	RemovePeer(ctx context.Context, id string) error
 	TransferLeadership(ctx context.Context, id string) error
 	LeaderID() string
+	// Backup writes a backup to w; an error wrapping ErrBackupNotReady means this
+	// node cannot take one yet (it answers 503 with Retry-After).
 	Backup(ctx context.Context, w io.Writer) error
 	Restore(ctx context.Context, r io.Reader) error
 }

@@ -64,6 +64,7 @@ func (p *fakeProposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result
 		return fsm.Result{}, p.failWith
 	}
 	cmd.Version = fsm.CommandVersion
+	cmd.StampRules() // as the real proposer
 	cmd.At = p.now().UTC().Truncate(time.Microsecond)
 	return p.fsm.ApplyCommands([]fsm.Command{cmd})[0], nil
 }

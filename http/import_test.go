@@ -103,10 +103,14 @@ func TestImportRejects(t *testing.T) {
 	// Canaries Apply rejects are conflicts, the others are imported.
 	r := n.do(t, http.MethodPost, canaryPrefix+"import", strings.NewReader(
 		`{"canaries": [{"id": "BAD", "name": "x", "periodicity": 60, "history": [["2015-03-19T00:00:00", "c"]]},
+		 {"id": "tooshort", "name": "fast", "periodicity": 0.5, "history": [["2015-03-19T00:00:00", "c"]]},
 		 {"id": "goodgood", "name": "good", "periodicity": 60, "history": [["2015-03-19T00:00:00", "c"]]}]}`))
 	expectStatus(t, r, http.StatusOK)
-	if len(r.body["conflicts"].([]any)) != 1 || len(r.body["created"].([]any)) != 1 {
+	if len(r.body["conflicts"].([]any)) != 2 || len(r.body["created"].([]any)) != 1 {
 		t.Errorf("mixed import: %s", r.raw)
+	}
+	if !strings.Contains(r.raw, `"periodicity must be at least 1 second, not 0.5 seconds"`) {
+		t.Errorf("import below the periodicity floor: %s", r.raw)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -246,3 +247,13 @@ func (a applier) Apply(ctx context.Context, entry []byte) (any, error) {
 type clusterAPI struct{ *cluster.Node }
 
 func (c clusterAPI) Status() any { return c.Node.Status() }
+
+// Backup names the node's "not caught up yet" in http's terms, so that the API
+// answers 503 with Retry-After instead of 500.
+func (c clusterAPI) Backup(ctx context.Context, w io.Writer) error {
+	err := c.Node.Backup(ctx, w)
+	if errors.Is(err, cluster.ErrBackupNotReady) {
+		return fmt.Errorf("%w: %w", http.ErrBackupNotReady, err)
+	}
+	return err
+}

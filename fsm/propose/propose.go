@@ -273,10 +273,12 @@ func NewID() string {
 	return string(b)
 }
 
-// stamp sets the version (the oldest that can express the command) and, unless the
-// leader will, the proposer's time, in UTC to the microsecond like every stored timestamp.
+// stamp sets the version (the oldest that can express the command), the validation
+// rules and, unless the leader will, the proposer's time, in UTC to the microsecond
+// like every stored timestamp.
 func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
 	cmd.Version = cmd.Needs()
+	cmd.StampRules()
 	if cmd.At.IsZero() && !leaveTime {
 		cmd.At = p.opts.Now().UTC().Truncate(time.Microsecond)
 	}

@@ -69,6 +69,18 @@ func TestPerCommandErrorsStayPerCommand(t *testing.T) {
 	}
 }
 
+// TestProposerStampsThePeriodicityFloor: what a proposer commits carries this binary's
+// periodicity floor, so Apply refuses a create below it even if nothing checked it
+// before (an old log entry, without the floor, would be applied as it was then).
+func TestProposerStampsThePeriodicityFloor(t *testing.T) {
+	p := New(&fsmApplier{fsm: fsm.New()}, Options{})
+	defer p.Close()
+	res, err := p.Create(context.Background(), fsm.Create{Name: "fast", Periodicity: fsm.Periodicity{Seconds: 1e-7}}, nil)
+	if err != nil || !errors.Is(res.Err, fsm.ErrInvalid) {
+		t.Fatalf("create with a periodicity of 1e-7 s: %v, %v; want ErrInvalid", err, res.Err)
+	}
+}
+
 func TestNotLeaderReachesCaller(t *testing.T) {
 	p := New(&fsmApplier{fsm: fsm.New(), err: fmt.Errorf("%w: node x", ErrNotLeader)}, Options{})
 	defer p.Close()

@@ -62,6 +62,28 @@ func TestParseSeconds(t *testing.T) {
 	}
 }
 
+// TestShortest: the smallest seconds of a schedule and the first directive with it;
+// Parse itself has no floor, so a schedule stored before one existed still parses.
+func TestShortest(t *testing.T) {
+	for _, tt := range []struct {
+		schedule, directive string
+		seconds             float64
+	}{
+		{"* * * * * 60", "* * * * * 60", 60},
+		{"# comment ; * * * * sat,sun 300 ; * * * * mon-fri 90", "* * * * mon-fri 90", 90},
+		{"* 0 * * * 1_000; * 1 * * * .5; * 2 * * * 0.5", "* 1 * * * .5", 0.5},
+		{"* * * * * 0.001", "* * * * * 0.001", 0.001},
+	} {
+		s, err := Parse(tt.schedule)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.schedule, err)
+		}
+		if seconds, directive := s.Shortest(); seconds != tt.seconds || directive != tt.directive {
+			t.Errorf("Shortest(%q) = %v, %q; want %v, %q", tt.schedule, seconds, directive, tt.seconds, tt.directive)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -25,6 +25,7 @@ package schedule
 
 import (
 	"errors"
+	"math"
 	"time"
 )
 
@@ -78,6 +79,20 @@ type Window struct {
 
 // Len returns the number of directives (comments excluded).
 func (s *Schedule) Len() int { return len(s.dirs) }
+
+// Shortest returns the smallest seconds value of the schedule's directives, and the
+// first directive that has it. Parse accepts any positive value, as the original
+// does; a lower bound is the caller's rule (fsm's periodicity floor), so that a
+// schedule stored before such a bound existed still parses and still has deadlines.
+func (s *Schedule) Shortest() (seconds float64, directive string) {
+	seconds = math.Inf(1)
+	for _, d := range s.dirs {
+		if k := s.keys[d.key]; k.seconds < seconds {
+			seconds, directive = k.seconds, d.text
+		}
+	}
+	return seconds, directive
+}
 
 // Validate returns an error wrapping ErrOverlap (and ErrInvalid) if two of the
 // schedule's directives are active in the same minute on any calendar day.
