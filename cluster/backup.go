@@ -175,7 +175,7 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 	}
 	meta, file, err := n.receiveBackup(r)
 	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return err // "cluster: not a valid backup: ..." says what failed
 	}
 
 	done := make(chan error, 1)
