@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -20,12 +21,31 @@ import (
 // that fails to restore makes raft panic):
 //
 //	magic "CMRAFTBK" | format u16 | raft snapshot version u16 |
-//	index u64 | term u64 | size u64 | size bytes of snapshot | sha256(snapshot)
+//	index u64 | term u64 | size u64 | size bytes of snapshot | sha256
 //
-// All integers are big-endian.
+// All integers are big-endian. In format 2 the sha256 covers the header and the
+// snapshot; in format 1 it covered the snapshot only.
+//
+// Format 1 backups are still restored: each header field is checked on its own
+// (magic, format and version exactly, index and term against the bounds below, and
+// size frames the stream, so a wrong size fails the checksum or the framing), and the
+// only ones raft uses otherwise are harmless within their bounds: it numbers the
+// restored snapshot max(last index, index)+1 and takes the term from the cluster.
+// A damaged format 1 header can therefore at worst move the cluster's index forward.
 var backupMagic = [8]byte{'C', 'M', 'R', 'A', 'F', 'T', 'B', 'K'}
 
-const backupFormatV1 uint16 = 1
+const (
+	backupFormatV1  uint16 = 1
+	backupFormatV2  uint16 = 2
+	backupHeaderLen        = 36
+
+	// maxBackupIndex and maxBackupTerm bound a backup's header fields far below
+	// overflow: raft numbers a restored snapshot index+1 and its entries after it, and a
+	// backup whose index was 2^64-1 wrapped that arithmetic and wedged the cluster. No
+	// real cluster writes 2^62 entries or holds 2^62 elections.
+	maxBackupIndex = 1 << 62
+	maxBackupTerm  = 1 << 62
+)
 
 type backupHeader struct {
 	Magic           [8]byte
@@ -34,6 +54,26 @@ type backupHeader struct {
 	Index           uint64
 	Term            uint64
 	Size            uint64
+}
+
+// check refuses a header that no Backup wrote, saying which field is wrong.
+func (h *backupHeader) check() error {
+	version := raft.SnapshotVersion(h.SnapshotVersion)
+	switch {
+	case h.Magic != backupMagic:
+		return errors.New("wrong magic: not a coal-mine backup")
+	case h.Format != backupFormatV1 && h.Format != backupFormatV2:
+		return fmt.Errorf("format %d not understood", h.Format)
+	case version < raft.SnapshotVersionMin || version > raft.SnapshotVersionMax:
+		return fmt.Errorf("raft snapshot version %d not supported", version)
+	case h.Index == 0 || h.Index > maxBackupIndex:
+		return fmt.Errorf("header index %d is not between 1 and 2^62", h.Index)
+	case h.Term == 0 || h.Term > maxBackupTerm:
+		return fmt.Errorf("header term %d is not between 1 and 2^62", h.Term)
+	case h.Size > math.MaxInt64:
+		return fmt.Errorf("header size %d is too large", h.Size)
+	}
+	return nil
 }
 
 // SnapshotValidator may be implemented by the FSM given to New: Restore
@@ -164,17 +204,18 @@ var _ raft.ConfigurationStore = (*appliedFSM)(nil)
 func writeBackup(w io.Writer, meta *raft.SnapshotMeta, snapshot io.Reader) error {
 	header := backupHeader{
 		Magic:           backupMagic,
-		Format:          backupFormatV1,
+		Format:          backupFormatV2,
 		SnapshotVersion: uint16(meta.Version),
 		Index:           meta.Index,
 		Term:            meta.Term,
 		Size:            uint64(meta.Size),
 	}
-	if err := binary.Write(w, binary.BigEndian, &header); err != nil {
+	sum := sha256.New()
+	out := io.MultiWriter(w, sum)
+	if err := binary.Write(out, binary.BigEndian, &header); err != nil {
 		return fmt.Errorf("write header: %w", err)
 	}
-	sum := sha256.New()
-	copied, err := io.Copy(io.MultiWriter(w, sum), snapshot)
+	copied, err := io.Copy(out, snapshot)
 	if err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
@@ -190,15 +231,22 @@ func writeBackup(w io.Writer, meta *raft.SnapshotMeta, snapshot io.Reader) error
 // Restore replaces the state of the whole cluster with a backup written by
 // Backup. It runs on the leader, which installs the snapshot and sends it to
 // every follower; it returns once a quorum has it. The backup is checked in
-// full (and by the FSM, if it is a SnapshotValidator) before anything
-// changes. If ctx ends first, the restore still completes in the background.
+// full, its snapshot decoded completely by the FSM (which must be a
+// SnapshotValidator), before anything changes: a refused backup changes nothing
+// and returns an error wrapping ErrBadBackup that says what is wrong. If ctx
+// ends first, the restore still completes in the background.
 func (n *Node) Restore(ctx context.Context, r io.Reader) error {
+	if _, ok := n.fsm.(SnapshotValidator); !ok {
+		// Without one, a backup that decodes badly would be found out only when raft
+		// installs it, with a panic.
+		return fmt.Errorf("restore: %w: the state machine cannot validate a backup", ErrBadBackup)
+	}
 	if err := n.checkLeader(ctx); err != nil {
 		return err
 	}
 	meta, file, err := n.receiveBackup(r)
 	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return err // "cluster: not a valid backup: ..." says what failed
 	}
 
 	done := make(chan error, 1)
@@ -222,24 +270,22 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) error {
 }
 
 // receiveBackup checks a backup stream and spools its snapshot to a
-// temporary file in the data directory, returned open at offset 0.
+// temporary file in the data directory, returned open at offset 0. On any
+// error the file is removed.
 func (n *Node) receiveBackup(r io.Reader) (_ *raft.SnapshotMeta, _ *os.File, err error) {
+	var raw [backupHeaderLen]byte
+	if got, err := io.ReadFull(r, raw[:]); err != nil {
+		return nil, nil, fmt.Errorf("%w: reading the header: %d of %d bytes: %w", ErrBadBackup, got, backupHeaderLen, err)
+	}
 	var header backupHeader
-	if err := binary.Read(r, binary.BigEndian, &header); err != nil {
-		return nil, nil, fmt.Errorf("%w: reading header: %w", ErrBadBackup, err)
+	if err := binary.Read(bytes.NewReader(raw[:]), binary.BigEndian, &header); err != nil {
+		return nil, nil, fmt.Errorf("%w: reading the header: %w", ErrBadBackup, err)
 	}
-	if header.Magic != backupMagic {
-		return nil, nil, fmt.Errorf("%w: wrong magic", ErrBadBackup)
-	}
-	if header.Format != backupFormatV1 {
-		return nil, nil, fmt.Errorf("%w: format %d not understood", ErrBadBackup, header.Format)
-	}
-	version := raft.SnapshotVersion(header.SnapshotVersion)
-	if version < raft.SnapshotVersionMin || version > raft.SnapshotVersionMax {
-		return nil, nil, fmt.Errorf("%w: raft snapshot version %d not supported", ErrBadBackup, version)
+	if err := header.check(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadBackup, err)
 	}
 
-	file, err := os.CreateTemp(n.cfg.DataDir, "restore-*.tmp")
+	file, err := os.CreateTemp(n.cfg.DataDir, restoreTempPattern)
 	if err != nil {
 		return nil, nil, fmt.Errorf("spool backup: %w", err)
 	}
@@ -251,6 +297,9 @@ func (n *Node) receiveBackup(r io.Reader) (_ *raft.SnapshotMeta, _ *os.File, err
 	}()
 
 	sum := sha256.New()
+	if header.Format >= backupFormatV2 {
+		sum.Write(raw[:])
+	}
 	copied, err := io.CopyN(io.MultiWriter(file, sum), r, int64(header.Size))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: snapshot truncated after %d of %d bytes: %w", ErrBadBackup, copied, header.Size, err)
@@ -260,7 +309,7 @@ func (n *Node) receiveBackup(r io.Reader) (_ *raft.SnapshotMeta, _ *os.File, err
 		return nil, nil, fmt.Errorf("%w: missing checksum: %w", ErrBadBackup, err)
 	}
 	if !bytes.Equal(trailer[:], sum.Sum(nil)) {
-		return nil, nil, fmt.Errorf("%w: checksum mismatch", ErrBadBackup)
+		return nil, nil, fmt.Errorf("%w: checksum mismatch (format %d)", ErrBadBackup, header.Format)
 	}
 	if extra, _ := io.ReadFull(r, make([]byte, 1)); extra > 0 {
 		return nil, nil, fmt.Errorf("%w: data after the checksum", ErrBadBackup)
@@ -269,21 +318,27 @@ func (n *Node) receiveBackup(r io.Reader) (_ *raft.SnapshotMeta, _ *os.File, err
 		return nil, nil, fmt.Errorf("spool backup: %w", err)
 	}
 
-	if v, ok := n.fsm.(SnapshotValidator); ok {
-		if _, err := file.Seek(0, io.SeekStart); err != nil {
-			return nil, nil, fmt.Errorf("spool backup: %w", err)
-		}
-		if err := v.ValidateSnapshot(io.LimitReader(file, int64(header.Size))); err != nil {
-			return nil, nil, fmt.Errorf("%w: rejected by the state machine: %w", ErrBadBackup, err)
-		}
+	v, ok := n.fsm.(SnapshotValidator)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: the state machine cannot validate a backup", ErrBadBackup)
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, fmt.Errorf("spool backup: %w", err)
+	}
+	if err := v.ValidateSnapshot(io.LimitReader(file, int64(header.Size))); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadBackup, err)
 	}
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return nil, nil, fmt.Errorf("spool backup: %w", err)
 	}
 	return &raft.SnapshotMeta{
-		Version: version,
+		Version: raft.SnapshotVersion(header.SnapshotVersion),
 		Index:   header.Index,
 		Term:    header.Term,
 		Size:    int64(header.Size),
 	}, file, nil
 }
+
+// restoreTempPattern names the files receiveBackup spools backups to; a node
+// that stopped during an upload leaves one, removed at its next start.
+const restoreTempPattern = "restore-*.tmp"

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -68,10 +69,20 @@ func (f *kvFSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// ValidateSnapshot makes kvFSM a SnapshotValidator.
+// ValidateSnapshot makes kvFSM a SnapshotValidator: one JSON object, nothing after it.
 func (f *kvFSM) ValidateSnapshot(r io.Reader) error {
 	var data map[string]string
-	return json.NewDecoder(r).Decode(&data)
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&data); err != nil {
+		return fmt.Errorf("kv snapshot: %w", err)
+	}
+	if data == nil {
+		return errors.New("kv snapshot: not an object")
+	}
+	if dec.More() {
+		return errors.New("kv snapshot: data after the object")
+	}
+	return nil
 }
 
 type kvSnapshot []byte

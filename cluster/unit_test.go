@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"bytes"
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/hashicorp/raft"
 )
 
 func TestMetaRoundTrip(t *testing.T) {
@@ -168,61 +165,5 @@ func TestDialableHTTPAddr(t *testing.T) {
 		if got := dialableHTTPAddr(tt.http, tt.raft); got != tt.want {
 			t.Errorf("dialableHTTPAddr(%q, %q) = %q, want %q", tt.http, tt.raft, got, tt.want)
 		}
-	}
-}
-
-func TestReceiveBackupChecksEverything(t *testing.T) {
-	snapshot := []byte(`{"a":"1"}`)
-	valid := func() []byte {
-		var buf bytes.Buffer
-		meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: 7, Term: 2, Size: int64(len(snapshot))}
-		if err := writeBackup(&buf, meta, bytes.NewReader(snapshot)); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
-	headerLen := 36
-	tests := []struct {
-		name   string
-		mangle func([]byte) []byte
-	}{
-		{"empty", func(b []byte) []byte { return nil }},
-		{"header only", func(b []byte) []byte { return b[:headerLen] }},
-		{"wrong magic", func(b []byte) []byte { b[0] = 'X'; return b }},
-		{"future format", func(b []byte) []byte { b[9] = 2; return b }},
-		{"truncated snapshot", func(b []byte) []byte { return b[:headerLen+3] }},
-		{"no checksum", func(b []byte) []byte { return b[:len(b)-32] }},
-		{"flipped bit", func(b []byte) []byte { b[headerLen+1] ^= 1; return b }},
-		{"trailing data", func(b []byte) []byte { return append(b, 0) }},
-		{"fsm rejects content", func([]byte) []byte {
-			bad := []byte("not json!")
-			var buf bytes.Buffer
-			writeBackup(&buf, &raft.SnapshotMeta{Version: 1, Size: int64(len(bad))}, bytes.NewReader(bad))
-			return buf.Bytes()
-		}},
-	}
-	n := &Node{cfg: Config{DataDir: t.TempDir()}, fsm: newKV()}
-
-	meta, file, err := n.receiveBackup(bytes.NewReader(valid()))
-	if err != nil {
-		t.Fatalf("valid backup refused: %v", err)
-	}
-	got, _ := os.ReadFile(file.Name())
-	file.Close()
-	if !bytes.Equal(got, snapshot) || meta.Index != 7 || meta.Term != 2 {
-		t.Errorf("spooled %q with %+v", got, meta)
-	}
-
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := n.receiveBackup(bytes.NewReader(tt.mangle(valid())))
-			if !errors.Is(err, ErrBadBackup) {
-				t.Errorf("got %v, want ErrBadBackup", err)
-			}
-		})
-	}
-	leftovers, _ := filepath.Glob(filepath.Join(n.cfg.DataDir, "restore-*"))
-	if len(leftovers) != 1 { // the valid one, which the caller removes
-		t.Errorf("temporary files left behind: %v", leftovers)
 	}
 }

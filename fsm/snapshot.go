@@ -6,11 +6,15 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/btree"
 	"github.com/hashicorp/raft"
+
+	"github.com/coal-mine/coal-mine/fsm/schedule"
 )
 
 // A snapshot is a magic string and format version, a header, the canaries in id order and
@@ -95,11 +99,18 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 	}
 	st.slugs = make(map[string]string, min(nCanaries, 1<<24))
 	st.outbox = make(map[uint64]Notification, min(nOutbox, 1<<20))
+	prev := ""
 	for i := uint64(0); i < nCanaries; i++ {
 		c := d.canary()
 		if d.e != nil {
 			return nil, fmt.Errorf("restore snapshot: canary %d: %w", i, d.e)
 		}
+		// The encoder writes canaries in id order: a repeated id would replace one
+		// silently and leave its slug pointing at the other.
+		if i > 0 && c.ID <= prev {
+			return nil, fmt.Errorf("restore snapshot: %w: canary %q after %q: ids out of order or repeated", errCorrupt, c.ID, prev)
+		}
+		prev = c.ID
 		st.canaries.ReplaceOrInsert(c)
 		st.slugs[c.Slug] = c.ID
 	}
@@ -110,5 +121,79 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 		}
 		st.outbox[n.Seq] = n
 	}
+	// The encoder writes nothing after the outbox: more bytes mean the counts above are
+	// wrong, so what was decoded is not what was written.
+	if _, err := d.r.ReadByte(); err != io.EOF {
+		if err == nil {
+			err = fmt.Errorf("%w: data after the last record", errCorrupt)
+		}
+		return nil, fmt.Errorf("restore snapshot: %w", err)
+	}
 	return st, nil
+}
+
+// ValidateSnapshot decodes a snapshot completely, as Restore would, into a scratch state
+// that is then dropped, and checks what Restore and the leader's timers take for
+// granted. The state machine is not touched. cluster.Node.Restore calls it on a backup
+// before raft installs it, because raft panics when the FSM fails to restore a snapshot
+// it has installed: a backup that passes here restores.
+func (f *FSM) ValidateSnapshot(r io.Reader) error {
+	st, err := decodeSnapshot(r)
+	if err != nil {
+		return err
+	}
+	if err := st.validate(); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	return nil
+}
+
+// validate checks the invariants a state built by Apply always has. It is stricter than
+// Restore, which reads back this node's own snapshots, but not stricter than Apply has
+// ever been: a backup of any earlier state passes (periodicities are checked for what
+// deadline arithmetic needs, not against the limits create and update set).
+func (st *state) validate() error {
+	if st.nextSeq == 0 {
+		return fmt.Errorf("%w: next notification sequence is 0", errCorrupt)
+	}
+	var err error
+	st.canaries.Ascend(func(c *Canary) bool {
+		err = validateSnapshotCanary(c)
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(st.slugs) != st.canaries.Len() {
+		return fmt.Errorf("%w: %d canaries but %d distinct slugs", errCorrupt, st.canaries.Len(), len(st.slugs))
+	}
+	for _, n := range st.outbox {
+		switch {
+		case n.Seq == 0 || n.Seq >= st.nextSeq:
+			return fmt.Errorf("%w: notification sequence %d outside 1-%d", errCorrupt, n.Seq, st.nextSeq-1)
+		case n.Kind != KindLate && n.Kind != KindResumed:
+			return fmt.Errorf("%w: notification %d of unknown kind %q", errCorrupt, n.Seq, n.Kind)
+		case !validID(n.CanaryID):
+			return fmt.Errorf("%w: notification %d for canary id %q", errCorrupt, n.Seq, n.CanaryID)
+		}
+	}
+	return nil
+}
+
+// validateSnapshotCanary checks one decoded canary.
+func validateSnapshotCanary(c *Canary) error {
+	p := c.Periodicity
+	switch {
+	case !validID(c.ID):
+		return fmt.Errorf("%w: canary id %q", errCorrupt, c.ID)
+	case c.Name == "" || !utf8.ValidString(c.Name) || c.Slug == "":
+		return fmt.Errorf("%w: canary %s has an empty or malformed name or slug", errCorrupt, c.ID)
+	case p.IsSchedule():
+		if err := schedule.Validate(p.Schedule); err != nil {
+			return fmt.Errorf("%w: canary %s: schedule: %w", errCorrupt, c.ID, err)
+		}
+	case math.IsNaN(p.Seconds) || p.Seconds <= 0 || p.Seconds > maxPeriodicitySeconds:
+		return fmt.Errorf("%w: canary %s: periodicity %v seconds", errCorrupt, c.ID, p.Seconds)
+	}
+	return nil
 }

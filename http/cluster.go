@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm/propose"
@@ -149,22 +152,77 @@ func (s *server) restore(c *gin.Context, p *params) {
 		return
 	}
 	rc := http.NewResponseController(c.Writer)
-	_ = rc.SetReadDeadline(time.Time{})
+	// A large backup takes longer than the server's read and write timeouts to upload
+	// and restore. The upload must keep moving instead (progressReader).
 	_ = rc.SetWriteDeadline(time.Time{})
 	if c.Request.ContentLength > s.maxRestoreBytes {
 		s.writeError(c, http.StatusRequestEntityTooLarge, "backup too large")
 		return
 	}
-	body := streamBody(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxRestoreBytes), c.Request.ContentLength)
+	upload := newProgressReader(c.Request.Body, rc, s.restoreStall)
+	body := streamBody(http.MaxBytesReader(c.Writer, upload, s.maxRestoreBytes), c.Request.ContentLength)
 	// No commit timeout: a restore replicates the whole state; the client bounds it.
 	s.onLeaderFor(c, body, 0, func(ctx context.Context) (reply, error) {
 		if err := s.cluster.Restore(ctx, body.stream); err != nil {
 			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
+			var stalled *uploadStalled
+			switch {
+			case errors.As(err, &tooLarge):
 				return errorReply(http.StatusRequestEntityTooLarge, "backup too large"), nil
+			case errors.As(err, &stalled):
+				s.log.Warn("restore abandoned", "error", err)
+				return errorReply(http.StatusRequestTimeout, "restore: "+stalled.Error()), nil
 			}
 			return s.operatorError("restore", err)
 		}
 		return okReply(okBody), nil
 	}, nil)
 }
+
+// An upload must bring restoreProgressBytes within every restoreStall (default
+// DefaultRestoreStall) or it is abandoned: one dribbled at a byte every 5 s held a
+// request, and the file the leader spools a backup to, for five minutes. Reading goes
+// on as long as a client sends at least about 4 KiB/s, so a backup of any size arrives
+// over a slow link; a stalled one costs at most one window.
+const restoreProgressBytes = 64 << 10
+
+// uploadStalled is the error a stalled upload's read returns.
+type uploadStalled struct{ window time.Duration }
+
+func (e *uploadStalled) Error() string {
+	return fmt.Sprintf("the upload stalled: less than %d KiB arrived in %v", restoreProgressBytes>>10, e.window)
+}
+
+// progressReader reads an upload under a read deadline that moves forward each time
+// restoreProgressBytes more have arrived, and is lifted at the end of the body (a
+// deadline left behind would fail the server's background read while the restore runs,
+// and with it the request's context).
+type progressReader struct {
+	r       io.ReadCloser
+	rc      *http.ResponseController
+	window  time.Duration
+	pending int64
+}
+
+func newProgressReader(r io.ReadCloser, rc *http.ResponseController, window time.Duration) *progressReader {
+	_ = rc.SetReadDeadline(time.Now().Add(window))
+	return &progressReader{r: r, rc: rc, window: window}
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.pending += int64(n)
+	if p.pending >= restoreProgressBytes {
+		p.pending = 0
+		_ = p.rc.SetReadDeadline(time.Now().Add(p.window))
+	}
+	switch {
+	case err == io.EOF:
+		_ = p.rc.SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = &uploadStalled{window: p.window}
+	}
+	return n, err
+}
+
+func (p *progressReader) Close() error { return p.r.Close() }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestClusterStatus(t *testing.T) {
@@ -130,4 +131,60 @@ func TestSnapshotRestore(t *testing.T) {
 
 	c.leader.cluster.opErr = errors.New("not a backup")
 	expectError(t, c.leader.do(t, http.MethodPost, clusterPrefix+"snapshot", strings.NewReader("junk")), http.StatusBadRequest, "restore: not a backup")
+}
+
+// pacedUpload sends chunks of size bytes, pause apart, then ends (or, with hang, stays
+// open without sending more).
+func pacedUpload(chunks, size int, pause time.Duration, hang bool) io.Reader {
+	r, w := io.Pipe()
+	go func() {
+		for range chunks {
+			if _, err := w.Write(bytes.Repeat([]byte("s"), size)); err != nil {
+				return
+			}
+			time.Sleep(pause)
+		}
+		if !hang {
+			w.Close()
+		}
+	}()
+	return r
+}
+
+// TestSnapshotRestoreStalledUpload: a restore upload that stops moving is abandoned
+// after one window with 408 and a JSON error saying so, on the leader and through a
+// follower; a slow one that keeps moving is restored however long it takes.
+func TestSnapshotRestoreStalledUpload(t *testing.T) {
+	const window = 300 * time.Millisecond
+	c := newCluster2(t, func(cfg *Config) { cfg.RestoreStall = window })
+	follower := httptest.NewServer(c.follower.handler)
+	defer follower.Close()
+	tests := []struct {
+		name       string
+		url        string
+		upload     io.Reader
+		wantStatus int
+	}{
+		{"stalled, on the leader", c.leaderURL, pacedUpload(1, 10, 0, true), http.StatusRequestTimeout},
+		{"stalled, through a follower", follower.URL, pacedUpload(1, 10, 0, true), http.StatusRequestTimeout},
+		{"dribbled", c.leaderURL, pacedUpload(100, 1, window/3, true), http.StatusRequestTimeout},
+		{"slow but moving", c.leaderURL, pacedUpload(8, restoreProgressBytes, window/3, false), http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			r := send(t, http.MethodPost, tt.url+clusterPrefix+"snapshot", tt.upload, nil)
+			if tt.wantStatus != http.StatusOK {
+				expectError(t, r, tt.wantStatus, "restore: the upload stalled: less than 64 KiB arrived in 300ms")
+				if took := time.Since(start); took > 5*window {
+					t.Errorf("abandoned after %v, want about %v", took, window)
+				}
+				return
+			}
+			expectStatus(t, r, tt.wantStatus)
+			if took := time.Since(start); took < window {
+				t.Fatalf("the slow upload took %v: not slower than the window", took)
+			}
+		})
+	}
 }

@@ -83,6 +83,9 @@ type Config struct {
 	CommitTimeout time.Duration
 	// MaxRestoreBytes bounds a snapshot restore upload (default 1 GiB).
 	MaxRestoreBytes int64
+	// RestoreStall abandons a restore upload that brings less than 64 KiB in this long
+	// (default 15s), answering 408.
+	RestoreStall time.Duration
 	// Registry receives the HTTP metrics and is what /metrics shows. Nil makes a
 	// registry of its own (with the Go and process collectors).
 	Registry *prometheus.Registry
@@ -99,6 +102,7 @@ const (
 	DefaultElectionWait    = 5 * time.Second
 	DefaultCommitTimeout   = 10 * time.Second
 	DefaultMaxRestoreBytes = 1 << 30
+	DefaultRestoreStall    = 15 * time.Second
 )
 
 // Request size limits.
@@ -126,6 +130,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.MaxRestoreBytes <= 0 {
 		cfg.MaxRestoreBytes = DefaultMaxRestoreBytes
+	}
+	if cfg.RestoreStall <= 0 {
+		cfg.RestoreStall = DefaultRestoreStall
 	}
 	if cfg.ForwardClient == nil {
 		cfg.ForwardClient = newForwardClient()

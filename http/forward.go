@@ -186,13 +186,17 @@ func (b *requestBody) reader(c *gin.Context) (io.Reader, int64) {
 }
 
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error // the last read's, other than io.EOF
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -226,6 +230,12 @@ func (s *server) forward(c *gin.Context, addr string, body *requestBody) error {
 	if errors.As(err, &tooLarge) {
 		// The client's upload broke the limit while it was being sent on.
 		s.writeError(c, http.StatusRequestEntityTooLarge, "request body too large")
+		return nil
+	}
+	var stalled *uploadStalled
+	if err != nil && body.stream != nil && errors.As(body.stream.err, &stalled) {
+		// The client's upload stopped while it was being sent on (restore).
+		s.writeError(c, http.StatusRequestTimeout, "restore: "+stalled.Error())
 		return nil
 	}
 	if err != nil {

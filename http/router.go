@@ -29,6 +29,7 @@ type server struct {
 	electionWait    time.Duration
 	commitTimeout   time.Duration
 	maxRestoreBytes int64
+	restoreStall    time.Duration
 	client          *http.Client
 	metrics         *metrics
 }
@@ -49,6 +50,7 @@ func NewHandler(cfg Config) http.Handler {
 		electionWait:    cfg.ElectionWait,
 		commitTimeout:   cfg.CommitTimeout,
 		maxRestoreBytes: cfg.MaxRestoreBytes,
+		restoreStall:    cfg.RestoreStall,
 		client:          cfg.ForwardClient,
 		metrics:         newMetrics(cfg.Registry),
 	}
