@@ -203,8 +203,8 @@ type readCloser struct{ *snapshotSink }
 
 func (readCloser) Close() error { return nil }
 
-// entryCounter is a propose.Applier over a real FSM that counts the log entries holding
-// mark-late commands. Each commit takes commitLatency, as a Raft round with an fsync
+// entryCounter is a leading node for propose.Proposer over a real FSM that counts the log
+// entries holding mark-late commands. Each commit takes commitLatency, as a Raft round with an fsync
 // does; that wait is what lets the proposer's batches fill.
 type entryCounter struct {
 	f        *fsm.FSM
@@ -212,6 +212,12 @@ type entryCounter struct {
 }
 
 const commitLatency = time.Millisecond
+
+func (a *entryCounter) IsLeader() bool { return true }
+
+func (a *entryCounter) Forward(context.Context, []byte) ([]byte, error) {
+	return nil, errors.New("the leader forwarded a batch")
+}
 
 func (a *entryCounter) Apply(_ context.Context, entry []byte) (any, error) {
 	time.Sleep(commitLatency)

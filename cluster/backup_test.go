@@ -162,6 +162,8 @@ func TestBackupFromFollowerAfterMembershipChange(t *testing.T) {
 			}
 		})
 	}
+}
+
 // frameBackup frames payload as Backup does in the given format, with any header
 // values, and a checksum that matches them.
 func frameBackup(format, version uint16, index, term uint64, payload []byte) []byte {

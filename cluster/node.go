@@ -28,6 +28,10 @@ type Node struct {
 	established       atomic.Pointer[establishment] // this node's current term as leader, nil when it does not lead
 	readiness         *readiness
 
+	rpc       *rpcClient
+	rpcMu     sync.Mutex
+	forwarded rpcHandler // HandleForwarded
+
 	subsystemsMu   sync.Mutex
 	subsystems     []LeaderSubsystem // established in this order by the leader loop
 	subsystemAdded chan struct{}     // capacity 1
@@ -92,8 +96,10 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	n.wg.Add(1)
+	n.rpc = newRPCClient(n.rpcLayer)
+	n.wg.Add(2)
 	go n.forwardLeadership()
+	go n.serveRPC(n.rpcLayer)
 
 	n.httpAddr = dialableHTTPAddr(cfg.HTTPAddr, n.advertise)
 	n.localMeta = memberMeta{
@@ -176,6 +182,7 @@ func (n *Node) Shutdown() error {
 			}
 		}
 		n.wg.Wait()
+		n.rpc.close()
 		if err := n.raftParts.close(); err != nil {
 			errs = append(errs, err)
 		}

@@ -102,10 +102,14 @@ func (n *Node) WaitLeader(ctx context.Context) error {
 	}
 }
 
-// RemovePeer removes a server from the Raft configuration. Meant for servers
-// that failed and will not come back: a member gossip sees alive is refused
-// with ErrPeerAlive, since the leader would add it straight back.
+// RemovePeer removes a server from the Raft configuration, on the leader wherever it is
+// called. Meant for servers that failed and will not come back: a member gossip sees
+// alive is refused with ErrPeerAlive, since the leader would add it straight back.
 func (n *Node) RemovePeer(ctx context.Context, id string) error {
+	if !n.IsLeader() {
+		_, err := n.leaderRPC(ctx, rpcRemovePeer, []byte(id))
+		return err
+	}
 	if err := n.checkLeader(ctx); err != nil {
 		return err
 	}
@@ -122,9 +126,13 @@ func (n *Node) RemovePeer(ctx context.Context, id string) error {
 	return nil
 }
 
-// TransferLeadership hands leadership to the voter id, or to the most
-// up-to-date voter if id is "". It returns once the transfer is done.
+// TransferLeadership hands leadership to the voter id, or to the most up-to-date voter
+// if id is "", on the leader wherever it is called. It returns once the transfer is done.
 func (n *Node) TransferLeadership(ctx context.Context, id string) error {
+	if !n.IsLeader() {
+		_, err := n.leaderRPC(ctx, rpcTransferLeader, []byte(id))
+		return err
+	}
 	if err := n.checkLeader(ctx); err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ type raftParts struct {
 	snapshots *snapshotStore
 	trash     *trash // compacted log segments and old snapshots, deleted slowly
 	transport *commitTransport
+	rpcLayer  raft.StreamLayer // the nodes' RPC, on the Raft port
 	raft      *raft.Raft
 	hasState  bool   // the data dir held Raft state before we started
 	advertise string // Raft address other servers dial
@@ -88,14 +89,17 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		return nil, fmt.Errorf("inspect raft state: %w", err)
 	}
 
-	stream, err := listenRaft(cfg)
+	ln, advertise, err := listenRaft(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p.advertise = stream.Addr().String()
-	var layer raft.StreamLayer = stream
+	p.advertise = advertise.String()
+	mux := newPortMux(ln, advertise, cfg.Logger.With("node", id))
+	layer, rpcLayer := mux.layer(protoRaft), mux.layer(protoRPC)
+	p.rpcLayer = rpcLayer
 	if cfg.WrapRaftStream != nil {
 		layer = cfg.WrapRaftStream(id, layer)
+		p.rpcLayer = cfg.WrapRaftStream(id, rpcLayer)
 	}
 	p.transport = newCommitTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,

@@ -3,20 +3,8 @@ package cluster
 import (
 	"fmt"
 	"net"
-	"time"
-
-	"github.com/hashicorp/raft"
 )
 
-// tcpStreamLayer is raft's stream layer over plain TCP. It exists (rather
-// than raft.NewTCPTransport) so that the layer can be wrapped by a test hook,
-// and so the advertised address may be a host name.
-type tcpStreamLayer struct {
-	listener  net.Listener
-	advertise stringAddr
-}
-
-var _ raft.StreamLayer = (*tcpStreamLayer)(nil)
 
 // stringAddr is a net.Addr that is just a dialable "host:port" string.
 type stringAddr string
@@ -24,13 +12,14 @@ type stringAddr string
 func (a stringAddr) Network() string { return "tcp" }
 func (a stringAddr) String() string  { return string(a) }
 
-// listenRaft binds the Raft listener and works out the advertised address:
+// listenRaft binds the Raft port and works out the advertised address:
 // cfg.RaftAdvertise if set, else the bound address with an unspecified host
-// replaced by something other machines can dial.
-func listenRaft(cfg *Config) (*tcpStreamLayer, error) {
+// replaced by something other machines can dial. The port is shared by Raft and the
+// nodes' RPC (mux.go); the advertised address may be a host name.
+func listenRaft(cfg *Config) (net.Listener, net.Addr, error) {
 	ln, err := net.Listen("tcp", cfg.RaftAddr)
 	if err != nil {
-		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.RaftAddr, err)
+		return nil, nil, fmt.Errorf("listen for raft on %s: %w", cfg.RaftAddr, err)
 	}
 	advertise := cfg.RaftAdvertise
 	if advertise == "" {
@@ -39,18 +28,10 @@ func listenRaft(cfg *Config) (*tcpStreamLayer, error) {
 		if isUnspecifiedHost(host) {
 			if host, err = advertisableHost(cfg.GossipAdvertise); err != nil {
 				ln.Close()
-				return nil, fmt.Errorf("raft advertise address: %w", err)
+				return nil, nil, fmt.Errorf("raft advertise address: %w", err)
 			}
 		}
 		advertise = net.JoinHostPort(host, fmt.Sprint(bound.Port))
 	}
-	return &tcpStreamLayer{listener: ln, advertise: stringAddr(advertise)}, nil
-}
-
-func (t *tcpStreamLayer) Accept() (net.Conn, error) { return t.listener.Accept() }
-func (t *tcpStreamLayer) Close() error              { return t.listener.Close() }
-func (t *tcpStreamLayer) Addr() net.Addr            { return t.advertise }
-
-func (t *tcpStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
+	return ln, stringAddr(advertise), nil
 }

@@ -130,8 +130,12 @@ func (p Periodicity) Deadline(whence time.Time) (time.Time, error) {
 	return d.UTC().Truncate(time.Microsecond), nil
 }
 
+// Window is one stretch of a schedule's play-out: from Start to End, either Active with
+// the periodicity in Seconds, or inactive (the canary is not expected then).
+type Window = schedule.Window
+
 // PlayOut shows how a schedule plays out from now (nil for a number of seconds).
-func (p Periodicity) PlayOut(now time.Time) ([]schedule.Window, error) {
+func (p Periodicity) PlayOut(now time.Time) ([]Window, error) {
 	if !p.IsSchedule() {
 		return nil, nil
 	}

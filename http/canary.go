@@ -2,11 +2,9 @@ package http
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
-	"github.com/coal-mine/coal-mine/fsm/propose"
 	"github.com/gin-gonic/gin"
 )
 
@@ -36,13 +34,14 @@ func (s *server) create(c *gin.Context, p *params) {
 	create := fsm.Create{Periodicity: *periodicity, Emails: p.all("email"), Paused: paused}
 	create.Name, _ = p.last("name")
 	create.Description, _ = p.last("description")
-	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
-		res, err := s.proposer.Create(ctx, create, s.taken)
-		return s.result(res, err, s.canaryResult)
-	})
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.commitTimeout)
+	defer cancel()
+	res, err := s.writer.Create(ctx, create, s.taken)
+	s.answer(c, res, err, s.canaryResult)
 }
 
-// taken tells the proposer which fresh ids are in use, from this (the leader's) state.
+// taken tells the writer which fresh ids are in use, as far as this node knows: a
+// draw that another canary took meanwhile is refused by Apply and drawn again.
 func (s *server) taken(id string) bool {
 	_, err := s.store.Get(id)
 	return err == nil
@@ -322,44 +321,37 @@ func parsePeriodicity(p *params) (*fsm.Periodicity, error) {
 	return &per, nil
 }
 
-// command runs a command on one canary on the leader, which resolves the target as it
-// applies the command (fsm.Command.Needs): a slug or name never resolves against a state
-// older than the command. On a follower it goes to the leader in the relay's next batch.
-// Both bound the proposal themselves (ProposeWithin), without a timer per request.
+// command commits a command on one canary through the write path; the leader resolves
+// the target as it applies the command (fsm.Command.Needs), so a slug or name never
+// resolves against a state older than the command. ProposeWithin bounds it without a
+// timer per request.
 func (s *server) command(c *gin.Context, t target, build func(target) fsm.Command, render func(fsm.Result) reply) {
-	var relayed leaderOp
-	if s.relay != nil {
-		relayed = func(ctx context.Context) (reply, error) {
-			res, err := s.relay.ProposeWithin(ctx, build(t), s.forwardTimeout)
-			return s.result(res, err, render)
-		}
-	}
-	s.onLeaderFor(c, ignoredBody(), 0, func(ctx context.Context) (reply, error) {
-		res, err := s.proposer.ProposeWithin(ctx, build(t), s.commitTimeout)
-		return s.result(res, err, render)
-	}, relayed)
+	res, err := s.writer.ProposeWithin(c.Request.Context(), build(t), s.commitTimeout)
+	s.answer(c, res, err, render)
 }
 
-// result turns a proposal's outcome into a reply: err (not committed) goes back to
-// onLeader, a command Apply rejected is the client's error, anything else is rendered.
-func (s *server) result(res fsm.Result, err error, render func(fsm.Result) reply) (reply, error) {
-	if err != nil {
-		return reply{}, err
+// answer writes a write's outcome: not committed (503), rejected by Apply (the client's
+// error), or rendered.
+func (s *server) answer(c *gin.Context, res fsm.Result, err error, render func(fsm.Result) reply) {
+	switch {
+	case err != nil:
+		s.uncommitted(c, err)
+	case res.Err != nil:
+		s.write(c, errorToReply(res.Err))
+	default:
+		s.write(c, render(res))
 	}
-	if res.Err != nil {
-		return errorToReply(res.Err), nil
-	}
-	return render(res), nil
 }
 
 func (s *server) canaryResult(res fsm.Result) reply {
 	return s.canaryReply(res.Canary)
 }
 
-// read answers from this node's state, or, for consistent=true, on the leader once it
-// has applied what earlier terms committed and a quorum confirmed it still leads. A node
-// that has not caught up with the cluster since it started has only what it restored
-// and replayed so far: its reads wait for that, up to the election wait, then get a 503.
+// read answers from this node's state. For consistent=true it first makes sure that
+// state reflects every write acknowledged before the read began (the leader confirms
+// its leadership and how far to apply). A node that has not caught up with the cluster
+// since it started has only what it restored and replayed so far: its reads wait for
+// that, up to the election wait, then get a 503.
 func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 	if !consistent {
 		if !s.awaitCaughtUp(c.Request.Context()) {
@@ -369,12 +361,11 @@ func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 		s.write(c, op())
 		return
 	}
-	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
-		if err := s.cluster.VerifyLeader(ctx); err != nil {
-			return reply{}, fmt.Errorf("%w: verify leadership: %w", propose.ErrNotLeader, err)
-		}
-		return op(), nil
-	})
+	if err := s.untilLeader(c.Request.Context(), s.cluster.ConsistentRead); err != nil {
+		s.noLeader(c, "consistent read", err)
+		return
+	}
+	s.write(c, op())
 }
 
 // awaitCaughtUp waits until this node has caught up once since it started, up to the

@@ -11,7 +11,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/coal-mine/coal-mine/fsm/propose"
+	"github.com/coal-mine/coal-mine/cluster"
 	"github.com/gin-gonic/gin"
 )
 
@@ -49,12 +49,12 @@ func (s *server) removePeer(c *gin.Context, p *params) {
 		return
 	}
 	id, _ := p.last("id")
-	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
-		if err := s.cluster.RemovePeer(ctx, id); err != nil {
-			return s.operatorError("remove peer", err)
-		}
-		return okReply(okBody), nil
-	})
+	err := s.untilLeader(c.Request.Context(), func(ctx context.Context) error { return s.cluster.RemovePeer(ctx, id) })
+	if err != nil {
+		s.operatorFailed(c, "remove peer", err)
+		return
+	}
+	s.write(c, okReply(okBody))
 }
 
 type transferReply struct {
@@ -68,26 +68,30 @@ func (s *server) transferLeader(c *gin.Context, p *params) {
 		return
 	}
 	id, _ := p.last("id") // none: raft picks the most up-to-date follower
-	s.onLeader(c, ignoredBody(), func(ctx context.Context) (reply, error) {
-		if err := s.cluster.TransferLeadership(ctx, id); err != nil {
-			return s.operatorError("transfer leadership", err)
-		}
-		// The new leader is known once it has won its election.
-		wctx, cancel := context.WithTimeout(ctx, s.electionWait)
-		defer cancel()
-		_ = s.cluster.WaitLeader(wctx)
-		return okReply(transferReply{Status: "ok", LeaderID: s.cluster.LeaderID()}), nil
-	})
+	before := s.cluster.LeaderID()
+	err := s.untilLeader(c.Request.Context(), func(ctx context.Context) error { return s.cluster.TransferLeadership(ctx, id) })
+	if err != nil {
+		s.operatorFailed(c, "transfer leadership", err)
+		return
+	}
+	// The new leader is known here once it has won its election and been heard from.
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.electionWait)
+	defer cancel()
+	for leader := s.cluster.LeaderID(); (leader == "" || leader == before) && sleep(ctx, 10*time.Millisecond); {
+		leader = s.cluster.LeaderID()
+	}
+	s.write(c, okReply(transferReply{Status: "ok", LeaderID: s.cluster.LeaderID()}))
 }
 
-// operatorError passes not-leader errors back to onLeader (retry on the new leader)
-// and shows any other error to the operator, who asked for this very operation.
-func (s *server) operatorError(op string, err error) (reply, error) {
-	if errors.Is(err, propose.ErrNotLeader) {
-		return reply{}, err
+// operatorFailed shows the operator why the operation they asked for failed (400), or
+// that no leader could do it (503).
+func (s *server) operatorFailed(c *gin.Context, op string, err error) {
+	if errors.Is(err, errNotLeader) {
+		s.noLeader(c, op, err)
+		return
 	}
 	s.log.Warn(op+" failed", "error", err)
-	return errorReply(http.StatusBadRequest, op+": "+err.Error()), nil
+	s.writeError(c, http.StatusBadRequest, op+": "+err.Error())
 }
 
 // backup streams a consistent backup of the whole state from this node.
@@ -100,7 +104,7 @@ func (s *server) backup(c *gin.Context, p *params) {
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
 	w := &startedWriter{c: c}
 	if err := s.cluster.Backup(c.Request.Context(), w); err != nil {
-		if !w.started && errors.Is(err, ErrBackupNotReady) {
+		if !w.started && errors.Is(err, errBackupNotReady) {
 			s.log.Warn("backup refused for now", "error", err)
 			s.unavailable(c, "backup: this node has not caught up with the cluster yet; retry, or ask another node")
 			return
@@ -119,9 +123,8 @@ func (s *server) backup(c *gin.Context, p *params) {
 	}
 }
 
-// ErrBackupNotReady is wrapped by a Cluster's Backup error when the node cannot take
-// a backup yet but will soon, or another node can.
-var ErrBackupNotReady = errors.New("backup not possible yet")
+// errBackupNotReady: the node could not take a backup yet (the cluster's named error).
+var errBackupNotReady = cluster.ErrBackupNotReady
 
 // startedWriter sends the octet-stream headers on the first byte of the backup.
 type startedWriter struct {
@@ -162,7 +165,7 @@ func (s *server) restore(c *gin.Context, p *params) {
 	upload := newProgressReader(c.Request.Body, rc, s.restoreStall)
 	body := streamBody(http.MaxBytesReader(c.Writer, upload, s.maxRestoreBytes), c.Request.ContentLength)
 	// No commit timeout: a restore replicates the whole state; the client bounds it.
-	s.onLeaderFor(c, body, 0, func(ctx context.Context) (reply, error) {
+	s.onLeader(c, body, func(ctx context.Context) (reply, error) {
 		if err := s.cluster.Restore(ctx, body.stream); err != nil {
 			var tooLarge *http.MaxBytesError
 			var stalled *uploadStalled
@@ -172,11 +175,14 @@ func (s *server) restore(c *gin.Context, p *params) {
 			case errors.As(err, &stalled):
 				s.log.Warn("restore abandoned", "error", err)
 				return errorReply(http.StatusRequestTimeout, "restore: "+stalled.Error()), nil
+			case errors.Is(err, errNotLeader):
+				return reply{}, err
 			}
-			return s.operatorError("restore", err)
+			s.log.Warn("restore failed", "error", err)
+			return errorReply(http.StatusBadRequest, "restore: "+err.Error()), nil
 		}
 		return okReply(okBody), nil
-	}, nil)
+	})
 }
 
 // An upload must bring restoreProgressBytes within every restoreStall (default

@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,17 +10,19 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/coal-mine/coal-mine/fsm/propose"
 	"github.com/gin-gonic/gin"
 )
+
+// A restore's upload is the one request streamed to the leader as it came: a backup
+// is too big to buffer and relay, and it passes through once, bounded by its client.
+// Everything else reaches the leader through the write path or the cluster.
 
 // forwardedHeader marks a request a follower forwarded to the leader. A request that
 // carries it is never forwarded again, so a stale leader address cannot make a loop.
 const forwardedHeader = "X-Coal-Mine-Forwarded"
 
-// leaderOp runs on the leader. An error wrapping propose.ErrNotLeader sends the request
-// through the election wait again; any other error means the change could not be
-// committed (the reply is then ignored).
+// leaderOp runs on the leader. An error wrapping errNotLeader sends the request through
+// the election wait again; any other error means the operation failed and was logged.
 type leaderOp func(ctx context.Context) (reply, error)
 
 // errUnreachable says the leader could not be reached at all: the request never left
@@ -31,55 +32,30 @@ var errUnreachable = errors.New("leader unreachable")
 // errNoAnswer says the leader was sent the request but did not answer.
 var errNoAnswer = errors.New("leader did not answer")
 
-// onLeader runs op here if this node leads, and otherwise forwards the request to the
-// leader in one hop. While no leader is known, or while leadership moves, it waits
-// and retries, up to the election wait; then it answers 503 with Retry-After.
+// onLeader runs op here if this node leads, and otherwise streams the request to the
+// leader in one hop. While no leader is known, or while leadership moves, it waits and
+// retries, up to the election wait (as long as none of the upload was sent); then it
+// answers 503 with Retry-After.
 func (s *server) onLeader(c *gin.Context, body *requestBody, op leaderOp) {
-	s.onLeaderFor(c, body, s.commitTimeout, op, nil)
-}
-
-// onLeaderFor is onLeader with op bounded by timeout on the leader (0: by the client and
-// op itself). A follower runs relayed, when given, instead of forwarding the request; if
-// the leader refuses the relay, it forwards. relayed bounds itself.
-func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Duration, op, relayed leaderOp) {
 	ctx := c.Request.Context()
 	deadline := time.Now().Add(s.electionWait)
 	forwarded := c.GetHeader(forwardedHeader) != ""
 	pause := 10 * time.Millisecond
 	for {
 		if !body.replayable() {
-			// A streamed upload was consumed by an attempt that did not finish.
+			// The upload was consumed by an attempt that did not finish.
 			s.unavailable(c, "leadership changed during the upload: retry")
 			return
 		}
 		switch {
 		case s.cluster.IsLeader():
-			r, err := runOnLeader(ctx, timeout, op)
+			r, err := op(ctx)
 			if err == nil {
 				s.write(c, r)
 				return
 			}
-			if !errors.Is(err, propose.ErrNotLeader) {
-				s.log.Error("commit failed", "endpoint", endpointLabel(c), "error", err)
-				s.unavailable(c, "the change could not be committed in time; it may still be applied: retry")
-				return
-			}
-		case !forwarded && relayed != nil && s.cluster.LeaderHTTPAddr() != "":
-			r, err := relayed(ctx)
-			switch {
-			case err == nil:
-				s.metrics.forwards.WithLabelValues("relayed").Inc()
-				s.write(c, r)
-				return
-			case errors.Is(err, errRelayRefused):
-				relayed = nil
-				continue
-			case errors.Is(err, errUnreachable), errors.Is(err, propose.ErrNotLeader):
-				// Not applied: wait for the leader, then relay again.
-			default:
-				s.metrics.forwards.WithLabelValues("failed").Inc()
-				s.log.Warn("relay to leader failed", "error", err)
-				s.unavailable(c, "the leader did not answer; the request may have been applied: retry")
+			if !errors.Is(err, errNotLeader) {
+				s.unavailable(c, "the operation could not be completed; it may still be: retry")
 				return
 			}
 		case !forwarded:
@@ -104,15 +80,6 @@ func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Dur
 	}
 }
 
-func runOnLeader(ctx context.Context, timeout time.Duration, op leaderOp) (reply, error) {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	return op(ctx)
-}
-
 // awaitLeader blocks until a leader is known (at most wait) when none is, and otherwise
 // for a short pause: the known leader could not take the request (it is this node
 // losing leadership, or this request was already forwarded once).
@@ -129,61 +96,18 @@ func (s *server) awaitLeader(ctx context.Context, pause, wait time.Duration) {
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
-
-func (s *server) unavailable(c *gin.Context, msg string) {
-	c.Header("Retry-After", "1")
-	s.writeError(c, http.StatusServiceUnavailable, msg)
-}
-
-// requestBody is the body a forwarded request carries: the bytes already read
-// (replayable), or the client's stream (restore: sent at most once).
+// requestBody is a restore's upload as it streams to the leader: it can be sent once.
 type requestBody struct {
-	data   []byte
-	loaded bool
-	limit  int64
 	stream *countingReader
-	size   int64 // stream length, -1 when unknown
-}
-
-// ignoredBody is a v1 request's body: ignored here, forwarded as it came (up to 1 MiB).
-func ignoredBody() *requestBody {
-	return &requestBody{limit: maxParamBody}
-}
-
-func bytesBody(data []byte) *requestBody {
-	return &requestBody{data: data, loaded: true}
+	size   int64 // -1 when unknown
 }
 
 func streamBody(r io.Reader, size int64) *requestBody {
 	return &requestBody{stream: &countingReader{r: r}, size: size}
 }
 
-func (b *requestBody) replayable() bool {
-	return b.stream == nil || b.stream.n == 0
-}
-
-// reader returns the body for one attempt, reading a lazily loaded body on first use.
-func (b *requestBody) reader(c *gin.Context) (io.Reader, int64) {
-	if b.stream != nil {
-		return b.stream, b.size
-	}
-	if !b.loaded {
-		b.loaded = true
-		if c.Request.Body != nil {
-			// The body means nothing to the v1 API; a read error just ends it.
-			b.data, _ = io.ReadAll(io.LimitReader(c.Request.Body, b.limit))
-		}
-	}
-	return bytes.NewReader(b.data), int64(len(b.data))
-}
+// replayable reports whether none of the upload has been read yet.
+func (b *requestBody) replayable() bool { return b.stream.n == 0 }
 
 type countingReader struct {
 	r   io.Reader
@@ -206,20 +130,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // Transport errors are logged, without the query string (it may hold the auth key).
 func (s *server) forward(c *gin.Context, addr string, body *requestBody) error {
 	ctx := c.Request.Context()
-	if body.stream == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.forwardTimeout)
-		defer cancel()
-	}
-	r, size := body.reader(c)
 	target := "http://" + addr + c.Request.URL.RequestURI()
-	req, err := http.NewRequestWithContext(ctx, c.Request.Method, target, r)
+	req, err := http.NewRequestWithContext(ctx, c.Request.Method, target, body.stream)
 	if err != nil {
 		s.log.Error("build forwarded request", "leader", addr, "path", c.Request.URL.Path, "error", err)
 		s.metrics.forwards.WithLabelValues("failed").Inc()
 		return fmt.Errorf("%w: %v", errNoAnswer, err)
 	}
-	req.ContentLength = size
+	req.ContentLength = body.size
 	copyHeaders(req.Header, c.Request.Header)
 	req.Header.Set(forwardedHeader, "1")
 	if host, _, err := net.SplitHostPort(c.Request.RemoteAddr); err == nil {
@@ -233,7 +151,7 @@ func (s *server) forward(c *gin.Context, addr string, body *requestBody) error {
 		return nil
 	}
 	var stalled *uploadStalled
-	if err != nil && body.stream != nil && errors.As(body.stream.err, &stalled) {
+	if err != nil && errors.As(body.stream.err, &stalled) {
 		// The client's upload stopped while it was being sent on (restore).
 		s.writeError(c, http.StatusRequestTimeout, "restore: "+stalled.Error())
 		return nil
@@ -296,8 +214,8 @@ func copyHeaders(dst, src http.Header) {
 
 // newForwardClient is the shared keep-alive client for forwarding. It never goes
 // through an environment proxy (the leader is a cluster peer) and never follows
-// redirects (the leader's answer is the answer). Each request carries its own
-// deadline (ForwardTimeout; a restore upload is bounded by its client instead).
+// redirects (the leader's answer is the answer). A restore upload is bounded by its
+// client and by its progress (progressReader).
 func newForwardClient() *http.Client {
 	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
-	"github.com/coal-mine/coal-mine/fsm/propose"
 )
 
 // testStart is the fake clock's start: a Monday, with microseconds, so timestamps
@@ -47,9 +46,9 @@ type fakeProposer struct {
 	fsm   *fsm.FSM
 	now   func() time.Time
 	calls atomic.Int32
-	// notLeader makes the next n proposals fail with propose.ErrNotLeader.
+	// notLeader makes the next n proposals fail with the cluster's not-leader error.
 	notLeader atomic.Int32
-	// alwaysNotLeader makes every proposal fail with propose.ErrNotLeader.
+	// alwaysNotLeader makes every proposal fail with the cluster's not-leader error.
 	alwaysNotLeader atomic.Bool
 	// failWith makes every proposal fail with this error (not committed).
 	failWith error
@@ -58,7 +57,7 @@ type fakeProposer struct {
 func (p *fakeProposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
 	p.calls.Add(1)
 	if p.alwaysNotLeader.Load() || p.notLeader.Add(-1) >= 0 {
-		return fsm.Result{}, fmt.Errorf("apply: %w", propose.ErrNotLeader)
+		return fsm.Result{}, fmt.Errorf("apply: %w", errNotLeader)
 	}
 	if p.failWith != nil {
 		return fsm.Result{}, p.failWith
@@ -75,20 +74,18 @@ func (p *fakeProposer) ProposeWithin(ctx context.Context, cmd fsm.Command, timeo
 	return p.Propose(ctx, cmd)
 }
 
-func (p *fakeProposer) Commit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
-	results := make([]fsm.Result, len(cmds))
-	for i, cmd := range cmds {
-		var err error
-		if results[i], err = p.Propose(ctx, cmd); err != nil {
-			return nil, err
-		}
+// randomID draws eight lower-case letters, as the real write path does.
+func randomID() string {
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = byte('a' + rand.IntN(26))
 	}
-	return results, nil
+	return string(b)
 }
 
 func (p *fakeProposer) Create(ctx context.Context, c fsm.Create, taken func(string) bool) (fsm.Result, error) {
 	for {
-		c.ID = propose.NewID()
+		c.ID = randomID()
 		if !taken(c.ID) {
 			return p.Propose(ctx, fsm.Command{Type: fsm.TypeCreate, Create: &c})
 		}
@@ -105,15 +102,17 @@ type fakeCluster struct {
 	caughtUp   chan struct{} // nil: caught up
 	// becomeLeaderOnWait makes WaitLeader turn this node into the leader.
 	becomeLeaderOnWait bool
-	verifyErr          error
-	verifies           int
-	removed            []string
-	transferredTo      []string
-	opErr              error
-	backup             []byte
-	backupErr          error
-	backupErrAfter     bool // write the backup, then fail
-	restored           []byte
+	// readErr fails ConsistentRead; notLeaderReads fails the next n with not-leader.
+	readErr        error
+	notLeaderReads int
+	reads          int
+	removed        []string
+	transferredTo  []string
+	opErr          error
+	backup         []byte
+	backupErr      error
+	backupErrAfter bool // write the backup, then fail
+	restored       []byte
 }
 
 func (c *fakeCluster) IsLeader() bool {
@@ -148,14 +147,15 @@ func (c *fakeCluster) WaitLeader(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (c *fakeCluster) VerifyLeader(ctx context.Context) error {
+func (c *fakeCluster) ConsistentRead(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.verifies++
-	if !c.leader {
-		return errors.New("node is not the leader")
+	c.reads++
+	if c.notLeaderReads > 0 {
+		c.notLeaderReads--
+		return fmt.Errorf("read index: %w", errNotLeader)
 	}
-	return c.verifyErr
+	return c.readErr
 }
 
 func (c *fakeCluster) Ready() bool {
@@ -272,7 +272,7 @@ func newNode(t testing.TB, state *fsm.FSM, opts ...nodeOption) *node {
 	n.proposer = &fakeProposer{fsm: state, now: n.clock.Now}
 	cfg := Config{
 		Store:        state,
-		Proposer:     n.proposer,
+		Writer:       n.proposer,
 		Cluster:      n.cluster,
 		Logger:       slog.New(slog.NewTextHandler(&lockedWriter{w: n.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:          n.clock.Now,

@@ -72,20 +72,20 @@ func (s *server) importCanaries(c *gin.Context, p *params) {
 		return
 	}
 	imp := &fsm.Import{Canaries: canaries, Overwrite: overwrite}
-	s.onLeader(c, bytesBody(data), func(ctx context.Context) (reply, error) {
-		res, err := s.proposer.Propose(ctx, fsm.Command{Type: fsm.TypeImport, Import: imp})
-		return s.result(res, err, func(res fsm.Result) reply {
-			out := res.Import
-			if out == nil {
-				out = &fsm.ImportOutcome{}
-			}
-			return okReply(importReply{
-				Status:    "ok",
-				Created:   nonNil(out.Created),
-				Unchanged: nonNil(out.Unchanged),
-				Updated:   nonNil(out.Updated),
-				Conflicts: nonNil(out.Conflicts),
-			})
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.commitTimeout)
+	defer cancel()
+	res, err := s.writer.Propose(ctx, fsm.Command{Type: fsm.TypeImport, Import: imp})
+	s.answer(c, res, err, func(res fsm.Result) reply {
+		out := res.Import
+		if out == nil {
+			out = &fsm.ImportOutcome{}
+		}
+		return okReply(importReply{
+			Status:    "ok",
+			Created:   nonNil(out.Created),
+			Unchanged: nonNil(out.Unchanged),
+			Updated:   nonNil(out.Updated),
+			Conflicts: nonNil(out.Conflicts),
 		})
 	})
 }

@@ -143,8 +143,8 @@ func TestImportThroughTheFollower(t *testing.T) {
 	body := `{"canaries": [{"id": "fwdfwdfw", "name": "fwd", "periodicity": 60, "history": [["2015-03-19T00:00:00", "Canary created"]]}]}`
 	r := c.follower.do(t, http.MethodPost, canaryPrefix+"import", strings.NewReader(body))
 	expectStatus(t, r, http.StatusOK)
-	if c.leaderHits.Load() != 1 || c.follower.proposer.calls.Load() != 0 {
-		t.Error("import not forwarded")
+	if c.leaderHits.Load() != 0 || c.follower.proposer.calls.Load() != 1 {
+		t.Error("the import did not go through the follower's write path")
 	}
 	if _, err := c.leader.fsm.Get("fwdfwdfw"); err != nil {
 		t.Error("not imported on the leader")

@@ -42,7 +42,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"endpoint"})),
 		forwards: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coal_mine_http_forwards_total",
-			Help: "Requests forwarded or relayed to the leader, by outcome (answered, relayed, unreachable, failed).",
+			Help: "Restore uploads streamed to the leader, by outcome (answered, unreachable, failed).",
 		}, []string{"outcome"})),
 		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 	}

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
-	"github.com/coal-mine/coal-mine/fsm/schedule"
 )
 
 // canaryJSON is a canary as the original server shows it.
@@ -101,7 +100,7 @@ func appendPadded(b []byte, n, width int) []byte {
 // windowJSON is one periodicity_schedule entry: [start, end, seconds or "Inactive"].
 type windowJSON [3]any
 
-func renderWindows(windows []schedule.Window) []windowJSON {
+func renderWindows(windows []fsm.Window) []windowJSON {
 	out := make([]windowJSON, len(windows))
 	for i, w := range windows {
 		var seconds any = "Inactive"

@@ -20,12 +20,10 @@ const (
 type server struct {
 	authKey         string
 	store           Store
-	proposer        Proposer
-	relay           Relay
+	writer          Writer
 	cluster         Cluster
 	log             *slog.Logger
 	now             func() time.Time
-	forwardTimeout  time.Duration
 	electionWait    time.Duration
 	commitTimeout   time.Duration
 	maxRestoreBytes int64
@@ -41,12 +39,10 @@ func NewHandler(cfg Config) http.Handler {
 	s := &server{
 		authKey:         cfg.AuthKey,
 		store:           cfg.Store,
-		proposer:        cfg.Proposer,
-		relay:           cfg.Relay,
+		writer:          cfg.Writer,
 		cluster:         cfg.Cluster,
 		log:             cfg.Logger,
 		now:             cfg.Now,
-		forwardTimeout:  cfg.ForwardTimeout,
 		electionWait:    cfg.ElectionWait,
 		commitTimeout:   cfg.CommitTimeout,
 		maxRestoreBytes: cfg.MaxRestoreBytes,
@@ -104,7 +100,6 @@ func (s *server) routes() *gin.Engine {
 	getPost(clusterPrefix+"transfer-leader", s.api(true, s.transferLeader))
 	r.GET(clusterPrefix+"snapshot", s.api(true, s.backup))
 	r.POST(clusterPrefix+"snapshot", s.api(true, s.restore))
-	r.POST(relayPath, s.api(true, s.relayBatch))
 
 	for _, m := range []string{http.MethodGet, http.MethodHead} {
 		r.Handle(m, "/healthz", s.healthz)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -96,8 +95,11 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	defer node.Shutdown()
 
-	proposer := propose.New(applier{node}, propose.Options{})
+	// The one write path: on the leader it commits, on a follower it relays to the
+	// leader over the nodes' RPC, where the leader's proposer takes the batch.
+	proposer := propose.New(node, propose.Options{})
 	defer proposer.Close()
+	node.HandleForwarded(proposer.ServeForwarded)
 
 	alerts := alerting.New(alerting.Config{
 		Store:    state,
@@ -109,16 +111,12 @@ func run(ctx context.Context, cfg Config) error {
 	// The deadline watcher and the dispatcher run on the leader only, in its leader loop.
 	node.AddLeaderSubsystem(alerts)
 
-	// On a follower, triggers reach the leader in batches.
-	relay := http.NewRelay(http.RelayConfig{Cluster: clusterAPI{node}, AuthKey: cfg.AuthKey, Logger: logger})
-	defer relay.Close()
 	registry := newRegistry(append(alerts.Collectors(), node.Collector(), stateCollector{state: state, now: time.Now})...)
 	handler := http.NewHandler(http.Config{
 		Registry: registry,
 		AuthKey:  cfg.AuthKey,
 		Store:    state,
-		Proposer: proposer,
-		Relay:    relay,
+		Writer:   proposer,
 		Cluster:  clusterAPI{node},
 		Logger:   logger,
 	})
@@ -141,7 +139,7 @@ func run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("HTTP server: %w", err)
 	}
 
-	return shutdown(logger, server, node, relay, proposer)
+	return shutdown(logger, server, node, proposer)
 }
 
 // The shutdown budget: SIGTERM ends the process within exitBudget, whatever state the
@@ -158,7 +156,7 @@ const (
 	leaveBudget = 3500 * time.Millisecond
 )
 
-func shutdown(logger *slog.Logger, server *nethttp.Server, node *cluster.Node, relay, proposer interface{ Close() }) error {
+func shutdown(logger *slog.Logger, server *nethttp.Server, node *cluster.Node, proposer interface{ Close() }) error {
 	start := time.Now()
 	exitBy := start.Add(exitBudget)
 	done := make(chan error, 1)
@@ -174,7 +172,6 @@ func shutdown(logger *slog.Logger, server *nethttp.Server, node *cluster.Node, r
 			logger.Warn("leave cluster", "err", err)
 		}
 		cancel()
-		relay.Close()
 		// The node first, which revokes leader-only work still proposing (a lone node
 		// leads to the end); then the proposer, whose last proposals fail.
 		err := node.Shutdown()
@@ -231,29 +228,7 @@ func notifier(cfg Config, logger *slog.Logger) alerting.Notifier {
 	})
 }
 
-// applier adapts the cluster node to the proposer: it names the node's not-leader error
-// in the proposer's terms, which is how http learns to forward.
-type applier struct{ node *cluster.Node }
-
-func (a applier) Apply(ctx context.Context, entry []byte) (any, error) {
-	resp, err := a.node.Apply(ctx, entry)
-	if errors.Is(err, cluster.ErrNotLeader) {
-		return nil, fmt.Errorf("%w: %w", propose.ErrNotLeader, err)
-	}
-	return resp, err
-}
-
 // clusterAPI gives http the node's operator functions with plain types.
 type clusterAPI struct{ *cluster.Node }
 
 func (c clusterAPI) Status() any { return c.Node.Status() }
-
-// Backup names the node's "not caught up yet" in http's terms, so that the API
-// answers 503 with Retry-After instead of 500.
-func (c clusterAPI) Backup(ctx context.Context, w io.Writer) error {
-	err := c.Node.Backup(ctx, w)
-	if errors.Is(err, cluster.ErrBackupNotReady) {
-		return fmt.Errorf("%w: %w", http.ErrBackupNotReady, err)
-	}
-	return err
-}

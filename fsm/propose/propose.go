@@ -1,7 +1,10 @@
-// Package propose turns commands into Raft log entries. It stamps each command with the
-// time (and a create with a fresh id), and it groups the commands that arrive together
-// into one log entry (group commit), so concurrent requests share one Raft round and one
-// fsync instead of paying for their own.
+// Package propose is a node's one write path: every command, whichever node it arrives
+// at, is committed by the leader's proposer. On the leader, the proposer stamps each
+// command with the time (a create also gets a fresh id wherever it arrives) and groups
+// the commands that arrive together into one log entry (group commit), so concurrent
+// requests share one Raft round and one fsync instead of paying for their own. On a
+// follower it groups them the same way and relays each batch to the leader over the
+// nodes' RPC (Cluster.Forward), where ServeForwarded hands them to the leader's proposer.
 package propose
 
 import (
@@ -14,19 +17,27 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster"
 	"github.com/coal-mine/coal-mine/fsm"
 )
-
-// ErrNotLeader is returned when this node cannot commit because it is not the leader.
-// The Applier must wrap its own not-leader error with it.
-var ErrNotLeader = errors.New("not the leader")
 
 // ErrStopped is returned after Close.
 var ErrStopped = errors.New("proposer stopped")
 
-// Applier commits one log entry and returns the FSM's response: raft.Apply on the leader.
-type Applier interface {
+// ErrNotLeader is the cluster's one not-leader error: a command was not committed because
+// no node led (within the caller's time), or the node that did changed.
+var ErrNotLeader = cluster.ErrNotLeader
+
+// Cluster is what the proposer needs of its node: *cluster.Node.
+type Cluster interface {
+	IsLeader() bool
+	// Apply appends an entry to the Raft log and returns the state machine's answer. On
+	// a node that does not lead it fails with ErrNotLeader, the entry not appended.
 	Apply(ctx context.Context, entry []byte) (any, error)
+	// Forward sends a relayed batch to the leader's ServeForwarded and returns its
+	// answer. It fails with ErrNotLeader, having sent nothing a leader took, when no
+	// other node leads.
+	Forward(ctx context.Context, payload []byte) ([]byte, error)
 }
 
 // Options tune the batching.
@@ -42,9 +53,6 @@ type Options struct {
 	// Linger is the longest an entry waits, after the last one committed, for the
 	// clients that entry answered to send their next commands (see next).
 	Linger time.Duration
-	// Relay leaves the commands' time unset: they are relayed to the leader, whose
-	// proposer stamps them (Commit), so that one clock orders every command.
-	Relay bool
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -57,7 +65,7 @@ type Options struct {
 // by the linger's timer. Every hand-off between goroutines is a thread woken up on a
 // loaded machine, and a loop goroutine in the middle cost four of them per entry.
 type Proposer struct {
-	applier Applier
+	cluster Cluster
 	opts    Options
 	slots   chan struct{} // one per queued command: a full queue makes Propose wait
 	stop    chan struct{}
@@ -90,7 +98,7 @@ type outcome struct {
 }
 
 // New starts a proposer. Close stops it.
-func New(a Applier, opts Options) *Proposer {
+func New(c Cluster, opts Options) *Proposer {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
@@ -107,7 +115,7 @@ func New(a Applier, opts Options) *Proposer {
 		opts.Now = time.Now
 	}
 	p := &Proposer{
-		applier: a,
+		cluster: c,
 		opts:    opts,
 		slots:   make(chan struct{}, opts.MaxBatch*(opts.MaxInFlight+1)),
 		stop:    make(chan struct{}),
@@ -184,7 +192,6 @@ func (p *Proposer) ProposeWithin(ctx context.Context, cmd fsm.Command, timeout t
 }
 
 func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.Time) (fsm.Result, error) {
-	p.stamp(&cmd, p.opts.Relay)
 	req := &request{ctx: ctx, deadline: deadline, cmd: cmd, result: make(chan outcome, 1)}
 	for queued := false; !queued; {
 		select {
@@ -250,20 +257,6 @@ func (p *Proposer) Create(ctx context.Context, c fsm.Create, taken func(id strin
 	return fsm.Result{}, fmt.Errorf("create canary: no free id after 10 draws")
 }
 
-// Commit stamps cmds and commits them now as one log entry of their own, outside the
-// batching: they are a batch a follower gathered and relayed. It returns one result per
-// command, or an error if the entry was not committed.
-func (p *Proposer) Commit(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
-	if len(cmds) == 0 {
-		return nil, nil
-	}
-	for i := range cmds {
-		cmds[i].At = time.Time{}
-		p.stamp(&cmds[i], false)
-	}
-	return p.applyEntry(ctx, cmds)
-}
-
 // NewID draws a canary id: eight random lower-case letters, as the original.
 func NewID() string {
 	b := make([]byte, 8)
@@ -273,15 +266,14 @@ func NewID() string {
 	return string(b)
 }
 
-// stamp sets the version (the oldest that can express the command), the validation
-// rules and, unless the leader will, the proposer's time, in UTC to the microsecond
-// like every stored timestamp.
-func (p *Proposer) stamp(cmd *fsm.Command, leaveTime bool) {
+// stamp sets what the leader's proposer sets as it makes an entry: the version (the
+// oldest that can express the command), the validation rules of this binary, and the
+// time, in UTC to the microsecond like every stored timestamp. Commands are stamped by
+// the leader only, whichever node they arrived at, so that one clock orders them all.
+func stamp(cmd *fsm.Command, now time.Time) {
 	cmd.Version = cmd.Needs()
 	cmd.StampRules()
-	if cmd.At.IsZero() && !leaveTime {
-		cmd.At = p.opts.Now().UTC().Truncate(time.Microsecond)
-	}
+	cmd.At = now.UTC().Truncate(time.Microsecond)
 }
 
 // Batching: every entry costs a serial fsync on the leader and on each follower,
@@ -410,12 +402,12 @@ func (p *Proposer) commit(batch []*request) committed {
 	for i, r := range live {
 		cmds[i] = r.cmd
 	}
-	results, err := p.apply(live, cmds)
+	outcomes, err := p.apply(live, cmds)
 	for i := range live {
 		if err != nil {
 			done.outcomes[i] = outcome{err: err}
 		} else {
-			done.outcomes[i] = outcome{res: results[i]}
+			done.outcomes[i] = outcomes[i]
 		}
 	}
 	return done
@@ -428,7 +420,7 @@ func (c committed) answer() {
 	}
 }
 
-func (p *Proposer) apply(live []*request, cmds []fsm.Command) ([]fsm.Result, error) {
+func (p *Proposer) apply(live []*request, cmds []fsm.Command) ([]outcome, error) {
 	// The entry must not be abandoned because one request gave up: use the longest
 	// deadline among the requests so that the others still get their answer.
 	ctx, cancel := context.WithTimeout(context.Background(), maxRemaining(live))
@@ -436,25 +428,85 @@ func (p *Proposer) apply(live []*request, cmds []fsm.Command) ([]fsm.Result, err
 	return p.applyEntry(ctx, cmds)
 }
 
-func (p *Proposer) applyEntry(ctx context.Context, cmds []fsm.Command) ([]fsm.Result, error) {
-	entry, err := fsm.EncodeBatch(cmds)
+// applyEntry commits cmds: as an entry on the leader, or relayed to the leader from a
+// follower. Leadership can move between the check and the commit; what never reached a
+// leader goes the other way, until ctx ends.
+func (p *Proposer) applyEntry(ctx context.Context, cmds []fsm.Command) ([]outcome, error) {
+	for {
+		var outcomes []outcome
+		var err error
+		if p.cluster.IsLeader() {
+			outcomes, err = p.commitHere(ctx, cmds)
+		} else {
+			outcomes, err = p.relay(ctx, cmds)
+		}
+		if err == nil {
+			if len(outcomes) != len(cmds) {
+				return nil, fmt.Errorf("%d results for %d commands", len(outcomes), len(cmds))
+			}
+			return outcomes, nil
+		}
+		if !errors.Is(err, ErrNotLeader) || ctx.Err() != nil {
+			return nil, err
+		}
+		if !sleep(ctx, leadershipMovedPause) {
+			return nil, err
+		}
+	}
+}
+
+// leadershipMovedPause is the pause before a batch that met the wrong node is sent again.
+const leadershipMovedPause = 5 * time.Millisecond
+
+func (p *Proposer) commitHere(ctx context.Context, cmds []fsm.Command) ([]outcome, error) {
+	now := p.opts.Now()
+	stamped := make([]fsm.Command, len(cmds))
+	for i, cmd := range cmds {
+		stamp(&cmd, now)
+		stamped[i] = cmd
+	}
+	entry, err := fsm.EncodeBatch(stamped)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.applier.Apply(ctx, entry)
+	resp, err := p.cluster.Apply(ctx, entry)
 	if err != nil {
 		return nil, err
 	}
 	switch r := resp.(type) {
 	case []fsm.Result:
-		if len(r) != len(cmds) {
-			return nil, fmt.Errorf("apply returned %d results for %d commands", len(r), len(cmds))
+		outcomes := make([]outcome, len(r))
+		for i := range r {
+			outcomes[i].res = r[i]
 		}
-		return r, nil
+		return outcomes, nil
 	case error:
 		return nil, fmt.Errorf("apply: %w", r)
 	default:
 		return nil, fmt.Errorf("apply returned %T", resp)
+	}
+}
+
+func (p *Proposer) relay(ctx context.Context, cmds []fsm.Command) ([]outcome, error) {
+	payload, err := encodeCommands(cmds)
+	if err != nil {
+		return nil, err
+	}
+	answer, err := p.cluster.Forward(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	return decodeResults(answer)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

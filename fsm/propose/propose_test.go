@@ -22,6 +22,13 @@ type fsmApplier struct {
 	err     error
 }
 
+// fsmApplier leads: it commits everything itself.
+func (a *fsmApplier) IsLeader() bool { return true }
+
+func (a *fsmApplier) Forward(context.Context, []byte) ([]byte, error) {
+	return nil, errors.New("the leader forwarded a batch")
+}
+
 func (a *fsmApplier) Apply(ctx context.Context, entry []byte) (any, error) {
 	if a.err != nil {
 		return nil, a.err
@@ -81,12 +88,23 @@ func TestProposerStampsThePeriodicityFloor(t *testing.T) {
 	}
 }
 
+// leaderless is a node of a cluster that has no leader.
+type leaderless struct{}
+
+func (leaderless) IsLeader() bool { return false }
+func (leaderless) Apply(context.Context, []byte) (any, error) {
+	return nil, ErrNotLeader
+}
+func (leaderless) Forward(context.Context, []byte) ([]byte, error) {
+	return nil, fmt.Errorf("%w: no leader known", ErrNotLeader)
+}
+
 func TestNotLeaderReachesCaller(t *testing.T) {
-	p := New(&fsmApplier{fsm: fsm.New(), err: fmt.Errorf("%w: node x", ErrNotLeader)}, Options{})
+	p := New(leaderless{}, Options{})
 	defer p.Close()
-	_, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "abcdefgh"}})
-	if !errors.Is(err, ErrNotLeader) {
-		t.Fatalf("err = %v, want ErrNotLeader", err)
+	_, err := p.ProposeWithin(context.Background(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "abcdefgh"}}, 100*time.Millisecond)
+	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrNotLeader or a deadline", err)
 	}
 }
 
@@ -123,27 +141,32 @@ func BenchmarkProposeParallel(b *testing.B) {
 	})
 }
 
-// relayApplier is a follower's view of the leader: it hands each entry to the leader's
-// Commit, as the HTTP relay does, and records whether the follower stamped a time.
-type relayApplier struct {
-	leader  *Proposer
-	entries atomic.Int64
-	stamped atomic.Bool
+// follower is a node that relays to a leader in the same process, as the nodes' RPC
+// does, and records whether it stamped a time of its own.
+type follower struct {
+	leader   *Proposer
+	requests atomic.Int64
+	stamped  atomic.Bool
 }
 
-func (a *relayApplier) Apply(ctx context.Context, entry []byte) (any, error) {
-	a.entries.Add(1)
-	cmds, err := fsm.DecodeBatch(entry)
+func (f *follower) IsLeader() bool { return false }
+func (f *follower) Apply(context.Context, []byte) (any, error) {
+	return nil, ErrNotLeader
+}
+
+func (f *follower) Forward(ctx context.Context, payload []byte) ([]byte, error) {
+	f.requests.Add(1)
+	cmds, err := decodeCommands(payload)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range cmds {
 		if !c.At.IsZero() {
-			a.stamped.Store(true)
+			f.stamped.Store(true)
 		}
 	}
 	time.Sleep(2 * time.Millisecond) // the hop to the leader
-	return a.leader.Commit(ctx, cmds)
+	return f.leader.ServeForwarded(ctx, payload)
 }
 
 func TestRelayedCommandsAreBatchedAndStampedByTheLeader(t *testing.T) {
@@ -151,36 +174,90 @@ func TestRelayedCommandsAreBatchedAndStampedByTheLeader(t *testing.T) {
 	state := fsm.New()
 	leader := New(&fsmApplier{fsm: state}, Options{Now: func() time.Time { return leaderClock }})
 	defer leader.Close()
-	created, err := leader.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
-	if err != nil || created.Err != nil {
-		t.Fatalf("create: %v %v", err, created.Err)
-	}
-	ra := &relayApplier{leader: leader}
-	relay := New(ra, Options{Relay: true, Now: func() time.Time { return leaderClock.Add(time.Hour) }})
+	f := &follower{leader: leader}
+	relay := New(f, Options{Now: func() time.Time { return leaderClock.Add(time.Hour) }})
 	defer relay.Close()
+	created, err := relay.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+	if err != nil || created.Err != nil || created.Canary.History.Len() != 1 {
+		t.Fatalf("relayed create: %v %v %+v", err, created.Err, created.Canary)
+	}
 
 	const n = 100
 	proposeConcurrently(t, n, func(int) error {
 		res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID}})
-		if err == nil && res.Err == nil {
-			if last, _ := res.Canary.History.Last(); last.Time() != leaderClock {
-				err = fmt.Errorf("trigger stamped %v, want the leader's %v", last.Time(), leaderClock)
-			}
-		}
 		if err == nil {
 			err = res.Err
 		}
 		return err
 	})
-	if ra.stamped.Load() {
-		t.Error("the relay stamped its own clock on a command")
+	c, _ := state.Get(created.Canary.ID)
+	if last, _ := c.History.Last(); c.History.Len() != n+1 || last.Time() != leaderClock {
+		t.Errorf("history of %d entries, the last at %v; want %d at the leader's %v", c.History.Len(), last.Time(), n+1, leaderClock)
 	}
-	if got := ra.entries.Load(); got >= n {
+	if f.stamped.Load() {
+		t.Error("the follower stamped its own clock on a command")
+	}
+	if got := f.requests.Load(); got >= n {
 		t.Errorf("%d relayed requests for %d commands: no batching", got, n)
 	}
 	res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "nosuchid"}})
 	if err != nil || !errors.Is(res.Err, fsm.ErrNotFound) {
 		t.Errorf("relayed trigger of an unknown canary: %v, %v", res.Err, err)
+	}
+}
+
+// TestServeForwardedRefusesWhatNoClientSends: a relayed batch is decoded whole, and one
+// with a leader-only command (or garbage) is refused whole, before anything is proposed.
+func TestServeForwardedRefusesWhatNoClientSends(t *testing.T) {
+	a := &fsmApplier{fsm: fsm.New()}
+	leader := New(a, Options{})
+	defer leader.Close()
+	markLate, _ := encodeCommands([]fsm.Command{
+		{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "abcdefgh"}},
+		{Type: fsm.TypeMarkLate, MarkLate: &fsm.MarkLate{ID: "abcdefgh"}},
+	})
+	for name, payload := range map[string][]byte{
+		"a leader-only command": markLate, "garbage": []byte("\x01{not json"), "empty": {},
+		"no commands": append([]byte{wireFormat}, "[]"...),
+	} {
+		if _, err := leader.ServeForwarded(context.Background(), payload); !errors.Is(err, errBadWire) {
+			t.Errorf("%s: %v, want errBadWire", name, err)
+		}
+	}
+	if got := a.entries.Load(); got != 0 {
+		t.Errorf("%d entries committed from refused batches", got)
+	}
+}
+
+// movingLeader leads until its first entry, which fails as raft fails an Apply on a node
+// that just lost leadership; from then on it relays to the new leader.
+type movingLeader struct {
+	follower
+	lost atomic.Bool
+}
+
+func (m *movingLeader) IsLeader() bool { return !m.lost.Load() }
+func (m *movingLeader) Apply(context.Context, []byte) (any, error) {
+	m.lost.Store(true)
+	return nil, fmt.Errorf("%w: lost it", ErrNotLeader)
+}
+
+// TestBatchFollowsLeadershipOnce: an entry that a node which just lost leadership could
+// not append is relayed to the new leader, and committed once.
+func TestBatchFollowsLeadershipOnce(t *testing.T) {
+	state := fsm.New()
+	leader := New(&fsmApplier{fsm: state}, Options{})
+	defer leader.Close()
+	created, _ := leader.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+	m := &movingLeader{follower: follower{leader: leader}}
+	p := New(m, Options{})
+	defer p.Close()
+	res, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID, Comment: "once"}})
+	if err != nil || res.Err != nil {
+		t.Fatalf("trigger: %v %v", err, res.Err)
+	}
+	if c, _ := state.Get(created.Canary.ID); c.History.Len() != 2 {
+		t.Errorf("history has %d entries, want the creation and one trigger", c.History.Len())
 	}
 }
 

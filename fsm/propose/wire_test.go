@@ -1,42 +1,58 @@
-package fsm
+package propose
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/fsm"
 )
 
 func TestResultsRoundTrip(t *testing.T) {
-	canary := &Canary{
+	canary := &fsm.Canary{
 		ID: "abcdefgh", Name: "Nightly Backup", Slug: "nightly-backup", Description: "ünïcode",
-		Periodicity: Periodicity{Seconds: 3600}, Emails: []string{"a@example.com"}, Late: true,
+		Periodicity: fsm.Periodicity{Seconds: 3600}, Emails: []string{"a@example.com"}, Late: true,
 		Deadline: time.Date(2026, 11, 24, 15, 0, 0, 123456000, time.UTC),
-		History:  NewHistory(NewHistoryEntry(time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC), "Triggered")),
+		History:  fsm.NewHistory(fsm.NewHistoryEntry(time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC), "Triggered")),
 	}
-	results := []Result{
+	results := []fsm.Result{
 		{},
 		{Canary: canary, Recovered: true, Unpaused: true, Changed: true},
-		{Err: ErrNotFound},
-		{Err: fmt.Errorf("%w: canary x already exists with identifier y", ErrAlreadyExists)},
-		{Err: invalid("name must not be empty")},
+		{Err: fsm.ErrNotFound},
+		{Err: fmt.Errorf("%w: canary x already exists with identifier y", fsm.ErrAlreadyExists)},
+		{Err: fmt.Errorf("%w: name must not be empty", fsm.ErrInvalid)},
 		{Err: errors.New("an error no version names")},
-		{Import: &ImportOutcome{Created: []string{"a"}, Conflicts: []ImportConflict{{ID: "b", Error: "differs"}}}},
+		{Import: &fsm.ImportOutcome{Created: []string{"a"}, Conflicts: []fsm.ImportConflict{{ID: "b", Error: "differs"}}}},
 	}
-	wire, err := EncodeResults(results)
+	outs := make([]outcome, len(results))
+	for i, r := range results {
+		outs[i] = outcome{res: r}
+	}
+	outs = append(outs, outcome{err: errors.New("leadership lost")})
+	wire, err := encodeResults(outs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeResults(wire)
+	decoded, err := decodeResults(wire)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(results) {
-		t.Fatalf("%d results decoded, want %d", len(got), len(results))
+	if len(decoded) != len(outs) {
+		t.Fatalf("%d results decoded, want %d", len(decoded), len(outs))
 	}
-	again, err := EncodeResults(got)
+	if last := decoded[len(decoded)-1]; !errors.Is(last.err, ErrUncommitted) || !strings.Contains(last.err.Error(), "leadership lost") {
+		t.Errorf("an uncommitted command came back as %+v", last)
+	}
+	decoded[len(decoded)-1].err = errors.New("leadership lost")
+	again, err := encodeResults(decoded)
+	got := make([]fsm.Result, len(results))
+	for i := range results {
+		got[i] = decoded[i].res
+	}
 	if err != nil || !bytes.Equal(again, wire) {
 		t.Errorf("re-encoding the decoded results differs (%v)", err)
 	}
@@ -64,19 +80,19 @@ func TestResultsRoundTrip(t *testing.T) {
 }
 
 func TestDecodeResultsRejectsDamage(t *testing.T) {
-	wire, err := EncodeResults([]Result{{Canary: &Canary{ID: "abcdefgh", Name: "x"}}, {Err: ErrNotFound}})
+	wire, err := encodeResults([]outcome{{res: fsm.Result{Canary: &fsm.Canary{ID: "abcdefgh", Name: "x"}}}, {res: fsm.Result{Err: fsm.ErrNotFound}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for cut := 0; cut < len(wire); cut++ {
-		if _, err := DecodeResults(wire[:cut]); err == nil {
+		if _, err := decodeResults(wire[:cut]); err == nil {
 			t.Errorf("results cut to %d of %d bytes decoded", cut, len(wire))
 		}
 	}
-	if _, err := DecodeResults(append(wire, 0)); err == nil {
+	if _, err := decodeResults(append(wire, 0)); err == nil {
 		t.Error("trailing byte accepted")
 	}
-	if _, err := DecodeResults(append([]byte{9}, wire[1:]...)); err == nil {
+	if _, err := decodeResults(append([]byte{9}, wire[1:]...)); err == nil {
 		t.Error("unknown format accepted")
 	}
 }

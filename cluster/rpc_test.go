@@ -1,0 +1,163 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestForwardReachesTheLeader: a follower's payload reaches the leader's handler and the
+// answer comes back; on the leader itself Forward refuses at once; a handler's failure
+// arrives as an error with its message; after a leader change the new leader answers.
+func TestForwardReachesTheLeader(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	for _, tn := range c.nodes {
+		id := tn.id
+		tn.node.HandleForwarded(func(ctx context.Context, payload []byte) ([]byte, error) {
+			if string(payload) == "fail" {
+				return nil, errors.New("refused by " + id)
+			}
+			return append([]byte(id+":"), payload...), nil
+		})
+	}
+	leader := c.waitLeader(formTimeout)
+	follower := c.followers(leader)[0]
+
+	answer, err := follower.node.Forward(ctxTimeout(t, 5*time.Second), []byte("hello"))
+	if err != nil || string(answer) != leader.id+":hello" {
+		t.Fatalf("Forward: %q, %v", answer, err)
+	}
+	if _, err := follower.node.Forward(ctxTimeout(t, 5*time.Second), []byte("fail")); err == nil || err.Error() != "refused by "+leader.id {
+		t.Errorf("a failing handler: %v", err)
+	}
+	if _, err := leader.node.Forward(ctxTimeout(t, 5*time.Second), []byte("x")); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("Forward on the leader: %v, want ErrNotLeader", err)
+	}
+
+	c.kill(leader)
+	next := c.waitLeader(failoverTimeout)
+	from := c.followers(next)[0]
+	answer, err = from.node.Forward(ctxTimeout(t, 10*time.Second), []byte("again"))
+	if err != nil || string(answer) != next.id+":again" {
+		t.Fatalf("Forward after a leader change: %q, %v", answer, err)
+	}
+}
+
+// TestOperatorRequestsFromAFollower: removing a peer and transferring leadership work
+// from any node, and the leader's named errors still match on the node that asked.
+func TestOperatorRequestsFromAFollower(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	leader := c.waitLeader(formTimeout)
+	followers := c.followers(leader)
+	err := followers[0].node.RemovePeer(ctxTimeout(t, 5*time.Second), followers[1].id)
+	if !errors.Is(err, ErrPeerAlive) {
+		t.Errorf("removing a live peer from a follower: %v, want ErrPeerAlive", err)
+	}
+	if err := followers[0].node.RemovePeer(ctxTimeout(t, 5*time.Second), "nobody"); !errors.Is(err, ErrUnknownPeer) {
+		t.Errorf("removing an unknown peer from a follower: %v, want ErrUnknownPeer", err)
+	}
+	if err := followers[0].node.TransferLeadership(ctxTimeout(t, failoverTimeout), followers[1].id); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.waitLeader(failoverTimeout); got != followers[1] {
+		t.Errorf("leadership went to %s, want %s", got.id, followers[1].id)
+	}
+}
+
+// TestConsistentReadOnAFollower: after ConsistentRead returns, a follower's state has
+// every write the leader acknowledged before the call, even when its state machine is
+// slow to apply them.
+func TestConsistentReadOnAFollower(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	leader := c.waitLeader(formTimeout)
+	c.applyDelay = 5 * time.Millisecond
+	slow := c.followers(leader)[0]
+	c.kill(slow)
+	c.start(slow)
+	leader = c.waitLeader(formTimeout)
+	if leader == slow {
+		t.Skip("the slow node became leader")
+	}
+	for i := range 100 {
+		apply(t, leader.node, "k", string(rune('a'+i%26))+strings.Repeat("x", i))
+	}
+	want := string(rune('a'+99%26)) + strings.Repeat("x", 99)
+	if err := slow.node.ConsistentRead(ctxTimeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := slow.fsm.get("k"); got != want {
+		t.Fatalf("after ConsistentRead the follower has k=%.5q..., want the last write", got)
+	}
+	if err := leader.node.ConsistentRead(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Errorf("ConsistentRead on the leader: %v", err)
+	}
+}
+
+// TestRaftPortRefusesStrangeBytes: the Raft port hands each connection to the protocol
+// its first byte names, gives an older node's Raft connection its first byte back, and
+// closes anything else; an RPC frame over the limit closes that connection only.
+func TestRaftPortRefusesStrangeBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := newPortMux(ln, ln.Addr(), newTestLogger(t))
+	defer mux.Close()
+	dial := func(first []byte) net.Conn {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write(first)
+		return conn
+	}
+	accept := func(layer interface{ Accept() (net.Conn, error) }) net.Conn {
+		got := make(chan net.Conn, 1)
+		go func() {
+			conn, _ := layer.Accept()
+			got <- conn
+		}()
+		select {
+		case conn := <-got:
+			return conn
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection accepted")
+			return nil
+		}
+	}
+	raftLayer, rpcLayer := mux.layer(protoRaft), mux.layer(protoRPC)
+
+	old := dial([]byte{0, 'x', 'y'}) // an AppendEntries from a node older than the mux
+	defer old.Close()
+	conn := accept(raftLayer)
+	buf := make([]byte, 3)
+	if _, err := io.ReadFull(conn, buf); err != nil || !bytes.Equal(buf, []byte{0, 'x', 'y'}) {
+		t.Errorf("a legacy Raft connection reads %q, %v", buf, err)
+	}
+
+	rpc := dial([]byte{protoRPC, 'z'})
+	defer rpc.Close()
+	conn = accept(rpcLayer)
+	if _, err := io.ReadFull(conn, buf[:1]); err != nil || buf[0] != 'z' {
+		t.Errorf("an RPC connection reads %q, %v", buf[:1], err)
+	}
+
+	stranger := dial([]byte("GET / HTTP/1.1\r\n\r\n"))
+	defer stranger.Close()
+	stranger.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := stranger.Read(buf); err == nil {
+		t.Errorf("a stranger's connection was answered with %q", buf[:n])
+	}
+
+	huge := make([]byte, 4)
+	binary.BigEndian.PutUint32(huge, maxRPCFrame+1)
+	if _, err := readFrame(bytes.NewReader(append(huge, 1, 2, 3))); !errors.Is(err, errBadFrame) {
+		t.Errorf("an oversized frame: %v, want errBadFrame", err)
+	}
+}
