@@ -5,7 +5,6 @@ import (
 	"net"
 )
 
-
 // stringAddr is a net.Addr that is just a dialable "host:port" string.
 type stringAddr string
 
