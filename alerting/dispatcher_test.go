@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
@@ -175,103 +176,111 @@ func TestFailingServerDelaysButNeverLoses(t *testing.T) {
 }
 
 func TestFailingRecordDoesNotHoldOthers(t *testing.T) {
-	n := startNode(t)
-	broken := errors.New("mailbox unavailable")
-	n.notify.setFail(func(m Message) error {
-		if slices.Contains(m.To, "broken@example.org") {
-			return broken
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		broken := errors.New("mailbox unavailable")
+		n.notify.setFail(func(m Message) error {
+			if slices.Contains(m.To, "broken@example.org") {
+				return broken
+			}
+			return nil
+		})
+		lead(t, n)
+		n.create(t, "stuck", time.Millisecond, "broken@example.org")
+		eventually(t, 5*time.Second, "the broken record is retried", func() bool { return n.notify.attemptCount() >= 2 })
+		n.create(t, "flowing", time.Millisecond, "ok@example.org")
+		eventually(t, 5*time.Second, "the other record is delivered and acknowledged", func() bool {
+			return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 1
+		})
+		if got := n.notify.messages()[0].Subject; got != "[LATE] flowing has not reported" {
+			t.Errorf("delivered %q", got)
 		}
-		return nil
-	})
-	lead(t, n)
-	n.create(t, "stuck", time.Millisecond, "broken@example.org")
-	eventually(t, 5*time.Second, "the broken record is retried", func() bool { return n.notify.attemptCount() >= 2 })
-	n.create(t, "flowing", time.Millisecond, "ok@example.org")
-	eventually(t, 5*time.Second, "the other record is delivered and acknowledged", func() bool {
-		return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 1
-	})
-	if got := n.notify.messages()[0].Subject; got != "[LATE] flowing has not reported" {
-		t.Errorf("delivered %q", got)
-	}
 
-	n.notify.setFail(nil)
-	eventually(t, 5*time.Second, "the broken record is delivered once the server recovers", outboxEmpty(n))
-	if got := kinds(n.notify.messages()); len(got) != 2 {
-		t.Errorf("delivered %v", got)
-	}
+		n.notify.setFail(nil)
+		eventually(t, 5*time.Second, "the broken record is delivered once the server recovers", outboxEmpty(n))
+		if got := kinds(n.notify.messages()); len(got) != 2 {
+			t.Errorf("delivered %v", got)
+		}
+	})
 }
 
 func TestResumedNeverOvertakesLate(t *testing.T) {
-	n := startNode(t)
-	n.notify.setFail(func(m Message) error {
-		if strings.HasPrefix(m.Subject, "[LATE]") {
-			return errors.New("try again later")
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		n.notify.setFail(func(m Message) error {
+			if strings.HasPrefix(m.Subject, "[LATE]") {
+				return errors.New("try again later")
+			}
+			return nil
+		})
+		lead(t, n)
+		id := n.create(t, "ordered", time.Millisecond, "ops@example.org")
+		eventually(t, 5*time.Second, "the LATE mail fails", func() bool { return n.notify.attemptCount() >= 1 })
+		// Triggered (a RESUMED record), and paused in the same entry so it cannot go late again.
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		for _, res := range n.f.ApplyCommands([]fsm.Command{
+			{Type: fsm.TypeTrigger, Version: fsm.CommandVersion, At: now, Trigger: &fsm.Trigger{ID: id}},
+			{Type: fsm.TypePause, Version: fsm.CommandVersion, At: now, Pause: &fsm.Pause{ID: id}},
+		}) {
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
 		}
-		return nil
-	})
-	lead(t, n)
-	id := n.create(t, "ordered", time.Millisecond, "ops@example.org")
-	eventually(t, 5*time.Second, "the LATE mail fails", func() bool { return n.notify.attemptCount() >= 1 })
-	// Triggered (a RESUMED record), and paused in the same entry so it cannot go late again.
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	for _, res := range n.f.ApplyCommands([]fsm.Command{
-		{Type: fsm.TypeTrigger, Version: fsm.CommandVersion, At: now, Trigger: &fsm.Trigger{ID: id}},
-		{Type: fsm.TypePause, Version: fsm.CommandVersion, At: now, Pause: &fsm.Pause{ID: id}},
-	}) {
-		if res.Err != nil {
-			t.Fatal(res.Err)
+		attempts := n.notify.attemptCount()
+		eventually(t, 5*time.Second, "the LATE mail is retried", func() bool { return n.notify.attemptCount() >= attempts+2 })
+		if got := n.notify.messages(); len(got) != 0 {
+			t.Fatalf("delivered %v while the LATE mail before it was failing", kinds(got))
 		}
-	}
-	attempts := n.notify.attemptCount()
-	eventually(t, 5*time.Second, "the LATE mail is retried", func() bool { return n.notify.attemptCount() >= attempts+2 })
-	if got := n.notify.messages(); len(got) != 0 {
-		t.Fatalf("delivered %v while the LATE mail before it was failing", kinds(got))
-	}
 
-	n.notify.setFail(nil)
-	eventually(t, 5*time.Second, "both are delivered", outboxEmpty(n))
-	if got, want := kinds(n.notify.messages()), []string{"late " + id, "resumed " + id}; !slices.Equal(got, want) {
-		t.Errorf("delivered %v, want %v", got, want)
-	}
+		n.notify.setFail(nil)
+		eventually(t, 5*time.Second, "both are delivered", outboxEmpty(n))
+		if got, want := kinds(n.notify.messages()), []string{"late " + id, "resumed " + id}; !slices.Equal(got, want) {
+			t.Errorf("delivered %v, want %v", got, want)
+		}
+	})
 }
 
 func TestRecordWithoutEmailsIsLoggedAndAcked(t *testing.T) {
-	n := startNode(t)
-	lead(t, n)
-	id := n.create(t, "silent", time.Millisecond)
-	eventually(t, 5*time.Second, "the record is acknowledged", func() bool {
-		return n.canary(t, id).Late && len(ackedSeqs(n)) == 1 && len(n.f.Outbox()) == 0
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		lead(t, n)
+		id := n.create(t, "silent", time.Millisecond)
+		eventually(t, 5*time.Second, "the record is acknowledged", func() bool {
+			return n.canary(t, id).Late && len(ackedSeqs(n)) == 1 && len(n.f.Outbox()) == 0
+		})
+		if got := n.notify.messages(); len(got) != 0 {
+			t.Errorf("sent %v for a canary without addresses", kinds(got))
+		}
+		want := "no emails for canary silent (" + id + ", [LATE] silent has not reported)"
+		if !strings.Contains(n.log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, n.log)
+		}
 	})
-	if got := n.notify.messages(); len(got) != 0 {
-		t.Errorf("sent %v for a canary without addresses", kinds(got))
-	}
-	want := "no emails for canary silent (" + id + ", [LATE] silent has not reported)"
-	if !strings.Contains(n.log.String(), want) {
-		t.Errorf("log lacks %q:\n%s", want, n.log)
-	}
 }
 
 func TestAckedRecordIsNotSent(t *testing.T) {
-	n := startNode(t) // not leading: the test drives a dispatcher itself
-	id := n.create(t, "done already", time.Millisecond, "ops@example.org")
-	deadline := n.canary(t, id).Deadline
-	n.f.ApplyCommands([]fsm.Command{{Type: fsm.TypeMarkLate, Version: fsm.CommandVersion,
-		At: deadline.Add(time.Millisecond), MarkLate: &fsm.MarkLate{ID: id, Deadline: deadline}}})
-	// The dispatcher read the outbox; then an earlier leader's acknowledgement commits.
-	records := n.f.Outbox()
-	if len(records) != 1 {
-		t.Fatalf("outbox = %v", records)
-	}
-	n.f.ApplyCommands([]fsm.Command{{Type: fsm.TypeNotificationSent, Version: fsm.CommandVersion,
-		At: deadline.Add(time.Millisecond), NotificationSent: &fsm.NotificationSent{Seqs: []uint64{records[0].Seq}}}})
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t) // not leading: the test drives a dispatcher itself
+		id := n.create(t, "done already", time.Millisecond, "ops@example.org")
+		deadline := n.canary(t, id).Deadline
+		n.f.ApplyCommands([]fsm.Command{{Type: fsm.TypeMarkLate, Version: fsm.CommandVersion,
+			At: deadline.Add(time.Millisecond), MarkLate: &fsm.MarkLate{ID: id, Deadline: deadline}}})
+		// The dispatcher read the outbox; then an earlier leader's acknowledgement commits.
+		records := n.f.Outbox()
+		if len(records) != 1 {
+			t.Fatalf("outbox = %v", records)
+		}
+		n.f.ApplyCommands([]fsm.Command{{Type: fsm.TypeNotificationSent, Version: fsm.CommandVersion,
+			At: deadline.Add(time.Millisecond), NotificationSent: &fsm.NotificationSent{Seqs: []uint64{records[0].Seq}}}})
 
-	d := &dispatcher{s: n.svc, failures: map[uint64]*failure{}, delivered: map[uint64]bool{}}
-	if sent := d.sendAll(context.Background(), records); len(sent) != 0 {
-		t.Errorf("acknowledged again: %v", sent)
-	}
-	if got := n.notify.messages(); len(got) != 0 {
-		t.Errorf("sent a record that was already acknowledged: %v", kinds(got))
-	}
+		d := &dispatcher{s: n.svc, failures: map[uint64]*failure{}, delivered: map[uint64]bool{}}
+		if sent := d.sendAll(context.Background(), records); len(sent) != 0 {
+			t.Errorf("acknowledged again: %v", sent)
+		}
+		if got := n.notify.messages(); len(got) != 0 {
+			t.Errorf("sent a record that was already acknowledged: %v", kinds(got))
+		}
+	})
 }
 
 // TestGivingUpLetsTheCanaryGoOn: a notification whose every recipient is refused for
@@ -290,49 +299,51 @@ func TestGivingUpLetsTheCanaryGoOn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := startNode(t, tt.opt)
-			var lateAttempts atomic.Int32
-			n.notify.setFail(func(m Message) error {
-				if strings.HasPrefix(m.Subject, "[LATE]") {
-					lateAttempts.Add(1)
-					return tt.failWith
-				}
-				return nil
-			})
-			lead(t, n)
-			id := n.create(t, "unlucky", time.Millisecond, "nobody@example.org")
-			eventually(t, 5*time.Second, "the LATE mail is tried", func() bool { return lateAttempts.Load() >= 1 })
-			// A RESUMED record behind the failing LATE (paused in the same entry, so that
-			// it cannot go late again).
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			n.f.ApplyCommands([]fsm.Command{
-				{Type: fsm.TypeTrigger, Version: fsm.CommandVersion, At: now, Trigger: &fsm.Trigger{ID: id}},
-				{Type: fsm.TypePause, Version: fsm.CommandVersion, At: now, Pause: &fsm.Pause{ID: id}},
-			})
-			eventually(t, 10*time.Second, "the LATE mail is given up on and the RESUMED one sent", outboxEmpty(n))
+			synctest.Test(t, func(t *testing.T) {
+				n := startNode(t, tt.opt)
+				var lateAttempts atomic.Int32
+				n.notify.setFail(func(m Message) error {
+					if strings.HasPrefix(m.Subject, "[LATE]") {
+						lateAttempts.Add(1)
+						return tt.failWith
+					}
+					return nil
+				})
+				lead(t, n)
+				id := n.create(t, "unlucky", time.Millisecond, "nobody@example.org")
+				eventually(t, 5*time.Second, "the LATE mail is tried", func() bool { return lateAttempts.Load() >= 1 })
+				// A RESUMED record behind the failing LATE (paused in the same entry, so that
+				// it cannot go late again).
+				now := time.Now().UTC().Truncate(time.Microsecond)
+				n.f.ApplyCommands([]fsm.Command{
+					{Type: fsm.TypeTrigger, Version: fsm.CommandVersion, At: now, Trigger: &fsm.Trigger{ID: id}},
+					{Type: fsm.TypePause, Version: fsm.CommandVersion, At: now, Pause: &fsm.Pause{ID: id}},
+				})
+				eventually(t, 10*time.Second, "the LATE mail is given up on and the RESUMED one sent", outboxEmpty(n))
 
-			if got := kinds(n.notify.messages()); !slices.Equal(got, []string{"resumed " + id}) {
-				t.Errorf("delivered %v, want the RESUMED mail only", got)
-			}
-			if tt.attempts > 0 && int(lateAttempts.Load()) != tt.attempts {
-				t.Errorf("the LATE mail was tried %d times, want %d", lateAttempts.Load(), tt.attempts)
-			}
-			failed := n.prop.committed(fsm.TypeNotificationFailed)
-			if len(failed) != 1 || failed[0].NotificationFailed.Seq != 1 {
-				t.Fatalf("notification-failed commands: %+v", failed)
-			}
-			var comments []string
-			for _, h := range n.canary(t, id).NewestFirst() {
-				comments = append(comments, h.Comment)
-			}
-			want := "Notification to email failed (late): " + tt.failWith.Error()
-			if !slices.Contains(comments, want) {
-				t.Errorf("history %q lacks %q", comments, want)
-			}
-			var m dto.Metric
-			if err := n.svc.metrics.abandoned.WithLabelValues("late").Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
-				t.Errorf("abandoned late notifications counted %v (%v), want 1", m.GetCounter().GetValue(), err)
-			}
+				if got := kinds(n.notify.messages()); !slices.Equal(got, []string{"resumed " + id}) {
+					t.Errorf("delivered %v, want the RESUMED mail only", got)
+				}
+				if tt.attempts > 0 && int(lateAttempts.Load()) != tt.attempts {
+					t.Errorf("the LATE mail was tried %d times, want %d", lateAttempts.Load(), tt.attempts)
+				}
+				failed := n.prop.committed(fsm.TypeNotificationFailed)
+				if len(failed) != 1 || failed[0].NotificationFailed.Seq != 1 {
+					t.Fatalf("notification-failed commands: %+v", failed)
+				}
+				var comments []string
+				for _, h := range n.canary(t, id).NewestFirst() {
+					comments = append(comments, h.Comment)
+				}
+				want := "Notification to email failed (late): " + tt.failWith.Error()
+				if !slices.Contains(comments, want) {
+					t.Errorf("history %q lacks %q", comments, want)
+				}
+				var m dto.Metric
+				if err := n.svc.metrics.abandoned.WithLabelValues("late").Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+					t.Errorf("abandoned late notifications counted %v (%v), want 1", m.GetCounter().GetValue(), err)
+				}
+			})
 		})
 	}
 }

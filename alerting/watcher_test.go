@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -17,160 +18,170 @@ import (
 )
 
 func TestWatcherMarksLateAtDeadline(t *testing.T) {
-	n := startNode(t)
-	lead(t, n)
-	id := n.create(t, "Nightly backup", 150*time.Millisecond, "ops@example.org")
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		lead(t, n)
+		id := n.create(t, "Nightly backup", 150*time.Millisecond, "ops@example.org")
 
-	eventually(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
-	eventually(t, 5*time.Second, "the LATE mail is sent and acknowledged", func() bool {
-		return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 0
+		eventually(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
+		eventually(t, 5*time.Second, "the LATE mail is sent and acknowledged", func() bool {
+			return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 0
+		})
+		msg := n.notify.messages()[0]
+		if msg.Subject != "[LATE] Nightly backup has not reported" {
+			t.Errorf("subject = %q", msg.Subject)
+		}
+		delays := lateDelays(n.prop)
+		if len(delays) != 1 {
+			t.Fatalf("%d mark-late commands, want 1", len(delays))
+		}
+		// Time is the bubble's: nothing but the watcher's timer decides when it acts.
+		if delays[0] != 0 {
+			t.Errorf("mark-late stamped %v after the deadline, want at it", delays[0])
+		}
 	})
-	msg := n.notify.messages()[0]
-	if msg.Subject != "[LATE] Nightly backup has not reported" {
-		t.Errorf("subject = %q", msg.Subject)
-	}
-	delays := lateDelays(n.prop)
-	if len(delays) != 1 {
-		t.Fatalf("%d mark-late commands, want 1", len(delays))
-	}
-	if delays[0] < 0 {
-		t.Errorf("mark-late stamped %v before the deadline", -delays[0])
-	}
-	t.Logf("marked late %v after the deadline", delays[0])
 }
 
 func TestTriggerRacingMarkLateGivesNoLate(t *testing.T) {
-	n := startNode(t)
-	lead(t, n)
-	var raced atomic.Bool
-	var newDeadline time.Time
-	n.prop.setHook(func(_ context.Context, cmd *fsm.Command) error {
-		if cmd.Type == fsm.TypeMarkLate && raced.CompareAndSwap(false, true) {
-			// The trigger commits between the watcher's decision and the mark-late.
-			res := n.f.ApplyCommands([]fsm.Command{{Type: fsm.TypeTrigger, Version: fsm.CommandVersion,
-				At: time.Now().UTC().Truncate(time.Microsecond), Trigger: &fsm.Trigger{ID: cmd.MarkLate.ID}}})
-			newDeadline = res[0].Canary.Deadline
-		}
-		return nil
-	})
-	id := n.create(t, "Racy", 100*time.Millisecond, "ops@example.org")
-
-	eventually(t, 5*time.Second, "the first mark-late is committed", func() bool {
-		return len(n.prop.committed(fsm.TypeMarkLate)) >= 1
-	})
-	// The race: the canary was triggered, so the first mark-late changed nothing.
-	first := n.prop.committed(fsm.TypeMarkLate)[0]
-	if c := n.canary(t, id); c.Late && c.Deadline.Equal(first.MarkLate.Deadline) {
-		t.Fatal("a mark-late that lost the race to a trigger made the canary late")
-	}
-	// It goes late once, at the deadline the trigger set.
-	eventually(t, 5*time.Second, "the canary is late at its new deadline", func() bool {
-		return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 0
-	})
-	msgs := n.notify.messages()
-	if !strings.Contains(msgs[0].Body, "expected to report before "+pythonTime(newDeadline)) {
-		t.Errorf("LATE mail names the wrong deadline (want %v):\n%s", newDeadline, msgs[0].Body)
-	}
-}
-
-func TestLeadershipLostStopsWatcherAndRegainedCatchesUp(t *testing.T) {
-	n := startNode(t)
-	lead(t, n)
-
-	// A mark-late hangs in a commit that cannot finish.
-	n.prop.setHook(func(ctx context.Context, cmd *fsm.Command) error {
-		if cmd.Type == fsm.TypeMarkLate {
-			<-ctx.Done()
-			return ctx.Err()
-		}
-		return nil
-	})
-	first := n.create(t, "first", time.Millisecond)
-	eventually(t, 5*time.Second, "the mark-late is in flight", func() bool { return n.prop.inflight.Load() == 1 })
-
-	n.svc.Revoke() // returns once the watcher and the dispatcher have stopped
-	if n.svc.Active() {
-		t.Fatal("still active after leadership was lost")
-	}
-	if got := n.prop.inflight.Load(); got != 0 {
-		t.Fatalf("%d proposals still in flight after leadership was lost", got)
-	}
-
-	// As a follower it watches nothing: no observer is left to hear the new canary.
-	n.prop.setHook(nil)
-	second := n.create(t, "second", time.Millisecond)
-	if n.svc.watchedCount() != 0 {
-		t.Errorf("a follower keeps %d deadlines", n.svc.watchedCount())
-	}
-
-	// Regained: both deadlines passed during the "election" and are caught up at once.
-	start := time.Now()
-	lead(t, n)
-	eventually(t, 5*time.Second, "both canaries are late", func() bool {
-		return n.canary(t, first).Late && n.canary(t, second).Late
-	})
-	t.Logf("caught up %v after regaining leadership", time.Since(start))
-}
-
-func TestTwoNodesNeverBothActive(t *testing.T) {
-	// Each node counts itself in before it becomes active and out after it stopped, so
-	// the count is above one only if two active spans overlapped.
-	var active, overlaps atomic.Int32
-	count := func(on bool) {
-		if !on {
-			active.Add(-1)
-			return
-		}
-		if active.Add(1) > 1 {
-			overlaps.Add(1)
-		}
-	}
-	a, b := startNode(t), startNode(t)
-	// Each node has proposals in flight when it loses leadership.
-	for _, n := range []*node{a, b} {
-		n.svc.onActive = count
-		n.prop.setHook(func(ctx context.Context, cmd *fsm.Command) error {
-			if cmd.Type == fsm.TypeMarkLate {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(time.Millisecond):
-					return errors.New("no quorum")
-				}
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		lead(t, n)
+		var raced atomic.Bool
+		var newDeadline time.Time
+		n.prop.setHook(func(_ context.Context, cmd *fsm.Command) error {
+			if cmd.Type == fsm.TypeMarkLate && raced.CompareAndSwap(false, true) {
+				// The trigger commits between the watcher's decision and the mark-late.
+				res := n.f.ApplyCommands([]fsm.Command{{Type: fsm.TypeTrigger, Version: fsm.CommandVersion,
+					At: time.Now().UTC().Truncate(time.Microsecond), Trigger: &fsm.Trigger{ID: cmd.MarkLate.ID}}})
+				newDeadline = res[0].Canary.Deadline
 			}
 			return nil
 		})
-		for i := range 20 {
-			n.create(t, fmt.Sprintf("job %d", i), time.Millisecond)
+		id := n.create(t, "Racy", 100*time.Millisecond, "ops@example.org")
+
+		eventually(t, 5*time.Second, "the first mark-late is committed", func() bool {
+			return len(n.prop.committed(fsm.TypeMarkLate)) >= 1
+		})
+		// The race: the canary was triggered, so the first mark-late changed nothing.
+		first := n.prop.committed(fsm.TypeMarkLate)[0]
+		if c := n.canary(t, id); c.Late && c.Deadline.Equal(first.MarkLate.Deadline) {
+			t.Fatal("a mark-late that lost the race to a trigger made the canary late")
 		}
-	}
-	from, to := a, b
-	lead(t, from)
-	for range 20 {
-		from.svc.Revoke()
-		lead(t, to)
-		from, to = to, from
-	}
-	if got := overlaps.Load(); got != 0 {
-		t.Fatalf("both nodes were active %d times", got)
-	}
+		// It goes late once, at the deadline the trigger set.
+		eventually(t, 5*time.Second, "the canary is late at its new deadline", func() bool {
+			return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 0
+		})
+		msgs := n.notify.messages()
+		if !strings.Contains(msgs[0].Body, "expected to report before "+pythonTime(newDeadline)) {
+			t.Errorf("LATE mail names the wrong deadline (want %v):\n%s", newDeadline, msgs[0].Body)
+		}
+	})
+}
+
+func TestLeadershipLostStopsWatcherAndRegainedCatchesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		lead(t, n)
+
+		// A mark-late hangs in a commit that cannot finish.
+		n.prop.setHook(func(ctx context.Context, cmd *fsm.Command) error {
+			if cmd.Type == fsm.TypeMarkLate {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		})
+		first := n.create(t, "first", time.Millisecond)
+		eventually(t, 5*time.Second, "the mark-late is in flight", func() bool { return n.prop.inflight.Load() == 1 })
+
+		n.svc.Revoke() // returns once the watcher and the dispatcher have stopped
+		if n.svc.Active() {
+			t.Fatal("still active after leadership was lost")
+		}
+		if got := n.prop.inflight.Load(); got != 0 {
+			t.Fatalf("%d proposals still in flight after leadership was lost", got)
+		}
+
+		// As a follower it watches nothing: no observer is left to hear the new canary.
+		n.prop.setHook(nil)
+		second := n.create(t, "second", time.Millisecond)
+		if n.svc.watchedCount() != 0 {
+			t.Errorf("a follower keeps %d deadlines", n.svc.watchedCount())
+		}
+
+		// Regained: both deadlines passed during the "election" and are caught up at once.
+		start := time.Now()
+		lead(t, n)
+		eventually(t, 5*time.Second, "both canaries are late", func() bool {
+			return n.canary(t, first).Late && n.canary(t, second).Late
+		})
+		t.Logf("caught up %v after regaining leadership", time.Since(start))
+	})
+}
+
+func TestTwoNodesNeverBothActive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Each node counts itself in before it becomes active and out after it stopped, so
+		// the count is above one only if two active spans overlapped.
+		var active, overlaps atomic.Int32
+		count := func(on bool) {
+			if !on {
+				active.Add(-1)
+				return
+			}
+			if active.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+		}
+		a, b := startNode(t), startNode(t)
+		// Each node has proposals in flight when it loses leadership.
+		for _, n := range []*node{a, b} {
+			n.svc.onActive = count
+			n.prop.setHook(func(ctx context.Context, cmd *fsm.Command) error {
+				if cmd.Type == fsm.TypeMarkLate {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(time.Millisecond):
+						return errors.New("no quorum")
+					}
+				}
+				return nil
+			})
+			for i := range 20 {
+				n.create(t, fmt.Sprintf("job %d", i), time.Millisecond)
+			}
+		}
+		from, to := a, b
+		lead(t, from)
+		for range 20 {
+			from.svc.Revoke()
+			lead(t, to)
+			from, to = to, from
+		}
+		if got := overlaps.Load(); got != 0 {
+			t.Fatalf("both nodes were active %d times", got)
+		}
+	})
 }
 
 func TestFailedMarkLateIsRetried(t *testing.T) {
-	n := startNode(t)
-	lead(t, n)
-	var failures atomic.Int32
-	n.prop.setHook(func(_ context.Context, cmd *fsm.Command) error {
-		if cmd.Type == fsm.TypeMarkLate && failures.Add(1) <= 2 {
-			return propose.ErrNotLeader
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		lead(t, n)
+		var failures atomic.Int32
+		n.prop.setHook(func(_ context.Context, cmd *fsm.Command) error {
+			if cmd.Type == fsm.TypeMarkLate && failures.Add(1) <= 2 {
+				return propose.ErrNotLeader
+			}
+			return nil
+		})
+		id := n.create(t, "flaky", time.Millisecond)
+		eventually(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
+		if got := len(n.prop.committed(fsm.TypeMarkLate)); got != 1 {
+			t.Errorf("%d mark-late commits, want 1", got)
 		}
-		return nil
 	})
-	id := n.create(t, "flaky", time.Millisecond)
-	eventually(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
-	if got := len(n.prop.committed(fsm.TypeMarkLate)); got != 1 {
-		t.Errorf("%d mark-late commits, want 1", got)
-	}
 }
 
 // snapshotSink collects a snapshot in memory.
@@ -181,22 +192,24 @@ func (*snapshotSink) Cancel() error { return nil }
 func (*snapshotSink) Close() error  { return nil }
 
 func TestRestoreRebuildsTheHeap(t *testing.T) {
-	n := startNode(t)
-	lead(t, n)
-	other := &node{f: fsm.New()}
-	id := other.create(t, "restored", 50*time.Millisecond)
-	snap, err := other.f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink snapshotSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.f.Restore(readCloser{&sink}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 5*time.Second, "the restored canary is late", func() bool { return n.canary(t, id).Late })
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		lead(t, n)
+		other := &node{f: fsm.New()}
+		id := other.create(t, "restored", 50*time.Millisecond)
+		snap, err := other.f.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sink snapshotSink
+		if err := snap.Persist(&sink); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.f.Restore(readCloser{&sink}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, "the restored canary is late", func() bool { return n.canary(t, id).Late })
+	})
 }
 
 type readCloser struct{ *snapshotSink }
@@ -253,22 +266,24 @@ func lateCount(f *fsm.FSM) int {
 // TestManyDueAtOnceGoOutInFewEntries: 10,000 deadlines that passed during an election
 // are caught up by the new leader in a few log entries, not 10,000 rounds.
 func TestManyDueAtOnceGoOutInFewEntries(t *testing.T) {
-	const count = 10_000
-	f := fsm.New()
-	manyDue(f, count, time.Millisecond)
-	counter := &entryCounter{f: f}
-	p := propose.New(counter, propose.Options{})
-	defer p.Close()
-	n := startNode(t, func(c *Config) { c.Store, c.Proposer, c.Logger = f, p, discardLogger() })
+	synctest.Test(t, func(t *testing.T) {
+		const count = 10_000
+		f := fsm.New()
+		manyDue(f, count, time.Millisecond)
+		counter := &entryCounter{f: f}
+		p := propose.New(counter, propose.Options{})
+		defer p.Close()
+		n := startNode(t, func(c *Config) { c.Store, c.Proposer, c.Logger = f, p, discardLogger() })
 
-	start := time.Now()
-	lead(t, n)
-	eventually(t, 30*time.Second, "every canary is late", func() bool { return lateCount(f) == count })
-	entries := counter.markLate.Load()
-	t.Logf("%d canaries late %v after gaining leadership, in %d log entries", count, time.Since(start), entries)
-	if entries > count/50 {
-		t.Errorf("%d mark-late entries for %d canaries: not grouped", entries, count)
-	}
+		start := time.Now()
+		lead(t, n)
+		eventually(t, 30*time.Second, "every canary is late", func() bool { return lateCount(f) == count })
+		entries := counter.markLate.Load()
+		t.Logf("%d canaries late %v after gaining leadership, in %d log entries", count, time.Since(start), entries)
+		if entries > count/50 {
+			t.Errorf("%d mark-late entries for %d canaries: not grouped", entries, count)
+		}
+	})
 }
 
 // BenchmarkManyDueAtOnce measures how long a new leader takes to mark late 10,000

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
@@ -78,49 +79,54 @@ func newLingerFixture(t *testing.T, linger time.Duration) (*Proposer, *sizedAppl
 // TestClientsAnsweredTogetherShareTheNextEntry: clients in a closed loop would split
 // into two cohorts that alternate, each entry half full, if every entry left as soon as
 // the last committed. The linger waits for the answered clients, so entries carry all
-// of them. The linger is long (200 ms against 2 ms per commit) so that on a loaded
-// machine every client is back before it ends; the last entries, once clients stop, do
-// wait it out.
+// of them. Time is a synctest bubble's, so the result does not depend on how loaded the
+// machine is.
 func TestClientsAnsweredTogetherShareTheNextEntry(t *testing.T) {
-	p, a, id := newLingerFixture(t, 200*time.Millisecond)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	const clients, rounds = 32, 40
-	closedLoop(ctx, t, p, id, clients, rounds)
+	synctest.Test(t, func(t *testing.T) {
+		p, a, id := newLingerFixture(t, 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		const clients, rounds = 32, 40
+		closedLoop(ctx, t, p, id, clients, rounds)
 
-	sizes := a.entrySizes()[1:] // after the create
-	settled := sizes[len(sizes)/2:]
-	total := 0
-	for _, n := range settled {
-		total += n
-	}
-	if mean := float64(total) / float64(len(settled)); mean < clients*0.9 {
-		t.Errorf("entries carried %.1f commands on average once settled, want about %d (all clients): %v", mean, clients, sizes)
-	}
+		sizes := a.entrySizes()[1:] // after the create
+		settled := sizes[len(sizes)/2:]
+		total := 0
+		for _, n := range settled {
+			total += n
+		}
+		if mean := float64(total) / float64(len(settled)); mean < clients*0.9 {
+			t.Errorf("entries carried %.1f commands on average once settled, want about %d (all clients): %v", mean, clients, sizes)
+		}
+	})
 }
 
 // TestLoneClientDoesNotLinger: one client in a closed loop is the whole target of each
 // entry, so it never waits for the (hour-long) linger.
 func TestLoneClientDoesNotLinger(t *testing.T) {
-	p, a, id := newLingerFixture(t, time.Hour)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	closedLoop(ctx, t, p, id, 1, 20)
-	if n := len(a.entrySizes()); n != 21 {
-		t.Errorf("%d entries for a create and 20 triggers, want 21", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p, a, id := newLingerFixture(t, time.Hour)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		closedLoop(ctx, t, p, id, 1, 20)
+		if n := len(a.entrySizes()); n != 21 {
+			t.Errorf("%d entries for a create and 20 triggers, want 21", n)
+		}
+	})
 }
 
 // TestLingerEnds: when the clients an entry answered do not come back, the waiting
 // commands still go out once the linger has passed.
 func TestLingerEnds(t *testing.T) {
-	p, a, id := newLingerFixture(t, 20*time.Millisecond)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	closedLoop(ctx, t, p, id, 16, 1) // 16 clients that leave after one trigger each
-	closedLoop(ctx, t, p, id, 1, 5)  // then one that the target of 16 would never admit
-	sizes := a.entrySizes()
-	if last := sizes[len(sizes)-5:]; last[0] != 1 || last[4] != 1 {
-		t.Errorf("the lone client's entries carried %v, want one trigger each", last)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p, a, id := newLingerFixture(t, 20*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		closedLoop(ctx, t, p, id, 16, 1) // 16 clients that leave after one trigger each
+		closedLoop(ctx, t, p, id, 1, 5)  // then one that the target of 16 would never admit
+		sizes := a.entrySizes()
+		if last := sizes[len(sizes)-5:]; last[0] != 1 || last[4] != 1 {
+			t.Errorf("the lone client's entries carried %v, want one trigger each", last)
+		}
+	})
 }

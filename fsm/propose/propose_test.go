@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
@@ -39,32 +40,34 @@ func (a *fsmApplier) Apply(ctx context.Context, entry []byte) (any, error) {
 }
 
 func TestConcurrentProposalsShareEntries(t *testing.T) {
-	state := fsm.New()
-	a := &fsmApplier{fsm: state, delay: 5 * time.Millisecond}
-	p := New(a, Options{MaxInFlight: 1})
-	defer p.Close()
-	ctx := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		state := fsm.New()
+		a := &fsmApplier{fsm: state, delay: 5 * time.Millisecond}
+		p := New(a, Options{MaxInFlight: 1})
+		defer p.Close()
+		ctx := context.Background()
 
-	res, err := p.Create(ctx, fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
-	id := res.Canary.ID
-	const n = 200
-	proposeConcurrently(t, n, func(i int) error {
-		res, err := p.Propose(ctx, fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: fmt.Sprint(i)}})
-		if err == nil {
-			err = res.Err
+		res, err := p.Create(ctx, fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+		if err != nil || res.Err != nil {
+			t.Fatalf("create: %v %v", err, res.Err)
 		}
-		return err
+		id := res.Canary.ID
+		const n = 200
+		proposeConcurrently(t, n, func(i int) error {
+			res, err := p.Propose(ctx, fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: id, Comment: fmt.Sprint(i)}})
+			if err == nil {
+				err = res.Err
+			}
+			return err
+		})
+		c, _ := state.Get(id)
+		if c.History.Len() != n+1 {
+			t.Fatalf("history has %d entries, want %d", c.History.Len(), n+1)
+		}
+		if entries := a.entries.Load(); entries >= n/2 {
+			t.Fatalf("%d proposals took %d log entries: no group commit", n, entries)
+		}
 	})
-	c, _ := state.Get(id)
-	if c.History.Len() != n+1 {
-		t.Fatalf("history has %d entries, want %d", c.History.Len(), n+1)
-	}
-	if entries := a.entries.Load(); entries >= n/2 {
-		t.Fatalf("%d proposals took %d log entries: no group commit", n, entries)
-	}
 }
 
 func TestPerCommandErrorsStayPerCommand(t *testing.T) {
@@ -100,12 +103,14 @@ func (leaderless) Forward(context.Context, []byte) ([]byte, error) {
 }
 
 func TestNotLeaderReachesCaller(t *testing.T) {
-	p := New(leaderless{}, Options{})
-	defer p.Close()
-	_, err := p.ProposeWithin(context.Background(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "abcdefgh"}}, 100*time.Millisecond)
-	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrNotLeader or a deadline", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p := New(leaderless{}, Options{})
+		defer p.Close()
+		_, err := p.ProposeWithin(context.Background(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "abcdefgh"}}, 100*time.Millisecond)
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want ErrNotLeader or a deadline", err)
+		}
+	})
 }
 
 func TestProposeAfterClose(t *testing.T) {
@@ -170,40 +175,42 @@ func (f *follower) Forward(ctx context.Context, payload []byte) ([]byte, error) 
 }
 
 func TestRelayedCommandsAreBatchedAndStampedByTheLeader(t *testing.T) {
-	leaderClock := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	state := fsm.New()
-	leader := New(&fsmApplier{fsm: state}, Options{Now: func() time.Time { return leaderClock }})
-	defer leader.Close()
-	f := &follower{leader: leader}
-	relay := New(f, Options{Now: func() time.Time { return leaderClock.Add(time.Hour) }})
-	defer relay.Close()
-	created, err := relay.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
-	if err != nil || created.Err != nil || created.Canary.History.Len() != 1 {
-		t.Fatalf("relayed create: %v %v %+v", err, created.Err, created.Canary)
-	}
-
-	const n = 100
-	proposeConcurrently(t, n, func(int) error {
-		res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID}})
-		if err == nil {
-			err = res.Err
+	synctest.Test(t, func(t *testing.T) {
+		leaderClock := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		state := fsm.New()
+		leader := New(&fsmApplier{fsm: state}, Options{Now: func() time.Time { return leaderClock }})
+		defer leader.Close()
+		f := &follower{leader: leader}
+		relay := New(f, Options{Now: func() time.Time { return leaderClock.Add(time.Hour) }})
+		defer relay.Close()
+		created, err := relay.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+		if err != nil || created.Err != nil || created.Canary.History.Len() != 1 {
+			t.Fatalf("relayed create: %v %v %+v", err, created.Err, created.Canary)
 		}
-		return err
+
+		const n = 100
+		proposeConcurrently(t, n, func(int) error {
+			res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID}})
+			if err == nil {
+				err = res.Err
+			}
+			return err
+		})
+		c, _ := state.Get(created.Canary.ID)
+		if last, _ := c.History.Last(); c.History.Len() != n+1 || last.Time() != leaderClock {
+			t.Errorf("history of %d entries, the last at %v; want %d at the leader's %v", c.History.Len(), last.Time(), n+1, leaderClock)
+		}
+		if f.stamped.Load() {
+			t.Error("the follower stamped its own clock on a command")
+		}
+		if got := f.requests.Load(); got >= n {
+			t.Errorf("%d relayed requests for %d commands: no batching", got, n)
+		}
+		res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "nosuchid"}})
+		if err != nil || !errors.Is(res.Err, fsm.ErrNotFound) {
+			t.Errorf("relayed trigger of an unknown canary: %v, %v", res.Err, err)
+		}
 	})
-	c, _ := state.Get(created.Canary.ID)
-	if last, _ := c.History.Last(); c.History.Len() != n+1 || last.Time() != leaderClock {
-		t.Errorf("history of %d entries, the last at %v; want %d at the leader's %v", c.History.Len(), last.Time(), n+1, leaderClock)
-	}
-	if f.stamped.Load() {
-		t.Error("the follower stamped its own clock on a command")
-	}
-	if got := f.requests.Load(); got >= n {
-		t.Errorf("%d relayed requests for %d commands: no batching", got, n)
-	}
-	res, err := relay.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: "nosuchid"}})
-	if err != nil || !errors.Is(res.Err, fsm.ErrNotFound) {
-		t.Errorf("relayed trigger of an unknown canary: %v, %v", res.Err, err)
-	}
 }
 
 // TestServeForwardedRefusesWhatNoClientSends: a relayed batch is decoded whole, and one
@@ -245,20 +252,22 @@ func (m *movingLeader) Apply(context.Context, []byte) (any, error) {
 // TestBatchFollowsLeadershipOnce: an entry that a node which just lost leadership could
 // not append is relayed to the new leader, and committed once.
 func TestBatchFollowsLeadershipOnce(t *testing.T) {
-	state := fsm.New()
-	leader := New(&fsmApplier{fsm: state}, Options{})
-	defer leader.Close()
-	created, _ := leader.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
-	m := &movingLeader{follower: follower{leader: leader}}
-	p := New(m, Options{})
-	defer p.Close()
-	res, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID, Comment: "once"}})
-	if err != nil || res.Err != nil {
-		t.Fatalf("trigger: %v %v", err, res.Err)
-	}
-	if c, _ := state.Get(created.Canary.ID); c.History.Len() != 2 {
-		t.Errorf("history has %d entries, want the creation and one trigger", c.History.Len())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		state := fsm.New()
+		leader := New(&fsmApplier{fsm: state}, Options{})
+		defer leader.Close()
+		created, _ := leader.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+		m := &movingLeader{follower: follower{leader: leader}}
+		p := New(m, Options{})
+		defer p.Close()
+		res, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: created.Canary.ID, Comment: "once"}})
+		if err != nil || res.Err != nil {
+			t.Fatalf("trigger: %v %v", err, res.Err)
+		}
+		if c, _ := state.Get(created.Canary.ID); c.History.Len() != 2 {
+			t.Errorf("history has %d entries, want the creation and one trigger", c.History.Len())
+		}
+	})
 }
 
 // proposeConcurrently runs propose n times at once and fails the test on the first error.
@@ -303,98 +312,105 @@ func (a *heldApplier) Apply(ctx context.Context, entry []byte) (any, error) {
 // commit is answered once its own timeout has passed, not when the entry ahead gives up,
 // and is never sent.
 func TestProposeWithinAnswersAtItsDeadline(t *testing.T) {
-	a := &heldApplier{fsmApplier: fsmApplier{fsm: fsm.New()}, release: make(chan struct{})}
-	p := New(a, Options{})
-	defer p.Close()
-	defer close(a.release)
-	ctx := t.Context()
-	first := make(chan error, 1)
-	go func() {
-		_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, time.Hour)
-		first <- err
-	}()
-	for a.entries.Load() == 0 { // the first is in flight; the second queues behind it
-		time.Sleep(time.Millisecond)
-	}
-	_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "bbbbbbbb"}}, 50*time.Millisecond)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want a deadline exceeded", err)
-	}
-	select {
-	case err := <-first:
-		t.Fatalf("the first command was answered (%v) before it committed", err)
-	default:
-	}
-	if n := a.entries.Load(); n != 1 {
-		t.Errorf("%d entries sent, want 1: the second command expired in the queue", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		a := &heldApplier{fsmApplier: fsmApplier{fsm: fsm.New()}, release: make(chan struct{})}
+		p := New(a, Options{})
+		defer p.Close()
+		defer close(a.release)
+		ctx := t.Context()
+		first := make(chan error, 1)
+		go func() {
+			_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, time.Hour)
+			first <- err
+		}()
+		synctest.Wait() // the first is in flight; the second queues behind it
+		_, err := p.ProposeWithin(ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "bbbbbbbb"}}, 50*time.Millisecond)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a deadline exceeded", err)
+		}
+		select {
+		case err := <-first:
+			t.Fatalf("the first command was answered (%v) before it committed", err)
+		default:
+		}
+		if n := a.entries.Load(); n != 1 {
+			t.Errorf("%d entries sent, want 1: the second command expired in the queue", n)
+		}
+	})
 }
 
 // TestCloseAnswersEveryCaller: closing a proposer with an entry in flight and commands
 // waiting behind it answers every caller, with a result or ErrStopped.
 func TestCloseAnswersEveryCaller(t *testing.T) {
-	a := &heldApplier{fsmApplier: fsmApplier{fsm: fsm.New()}, release: make(chan struct{})}
-	p := New(a, Options{})
-	const callers = 20
-	errs := make(chan error, callers)
-	for i := range callers {
-		go func() {
-			_, err := p.ProposeWithin(t.Context(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, time.Hour)
-			errs <- err
-		}()
-		for i == 0 && a.entries.Load() == 0 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	time.Sleep(20 * time.Millisecond) // the others queue
-	closed := make(chan struct{})
-	go func() { p.Close(); close(closed) }()
-	time.Sleep(20 * time.Millisecond)
-	close(a.release) // the entry in flight commits; Close returns
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return")
-	}
-	for range callers {
-		select {
-		case err := <-errs:
-			if err != nil && !errors.Is(err, ErrStopped) {
-				t.Errorf("a caller got %v, want a result or ErrStopped", err)
+	synctest.Test(t, func(t *testing.T) {
+		a := &heldApplier{fsmApplier: fsmApplier{fsm: fsm.New()}, release: make(chan struct{})}
+		p := New(a, Options{})
+		const callers = 20
+		errs := make(chan error, callers)
+		for i := range callers {
+			go func() {
+				_, err := p.ProposeWithin(t.Context(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, time.Hour)
+				errs <- err
+			}()
+			if i == 0 {
+				synctest.Wait() // the first entry is in flight
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("a caller was never answered")
 		}
-	}
+		synctest.Wait() // the others queue
+		closed := make(chan struct{})
+		go func() { p.Close(); close(closed) }()
+		synctest.Wait()
+		if n := a.entries.Load(); n != 1 {
+			t.Errorf("%d entries sent before Close, want the one in flight", n)
+		}
+		close(a.release) // the entry in flight commits; Close returns
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close did not return")
+		}
+		for range callers {
+			select {
+			case err := <-errs:
+				if err != nil && !errors.Is(err, ErrStopped) {
+					t.Errorf("a caller got %v, want a result or ErrStopped", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a caller was never answered")
+			}
+		}
+	})
 }
 
 // TestFullBatchesFollowEachOther: with more commands queued than one entry takes, each
 // entry that commits sends the next full one at once, and every caller is answered.
 func TestFullBatchesFollowEachOther(t *testing.T) {
-	state := fsm.New()
-	a := &sizedApplier{fsmApplier: fsmApplier{fsm: state, delay: 2 * time.Millisecond}}
-	p := New(a, Options{MaxBatch: 4, MaxInFlight: 1})
-	defer p.Close()
-	res, err := p.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
-	const n = 40
-	proposeConcurrently(t, n, func(int) error {
-		res, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: res.Canary.ID}})
-		if err == nil {
-			err = res.Err
+	synctest.Test(t, func(t *testing.T) {
+		state := fsm.New()
+		a := &sizedApplier{fsmApplier: fsmApplier{fsm: state, delay: 2 * time.Millisecond}}
+		p := New(a, Options{MaxBatch: 4, MaxInFlight: 1})
+		defer p.Close()
+		res, err := p.Create(context.Background(), fsm.Create{Name: "job", Periodicity: fsm.Periodicity{Seconds: 60}}, nil)
+		if err != nil || res.Err != nil {
+			t.Fatalf("create: %v %v", err, res.Err)
 		}
-		return err
+		const n = 40
+		proposeConcurrently(t, n, func(int) error {
+			res, err := p.Propose(context.Background(), fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: res.Canary.ID}})
+			if err == nil {
+				err = res.Err
+			}
+			return err
+		})
+		total := 0
+		for _, size := range a.entrySizes()[1:] {
+			if size > 4 {
+				t.Errorf("an entry carried %d commands, more than MaxBatch 4", size)
+			}
+			total += size
+		}
+		if total != n {
+			t.Errorf("entries carried %d triggers, want %d", total, n)
+		}
 	})
-	total := 0
-	for _, size := range a.entrySizes()[1:] {
-		if size > 4 {
-			t.Errorf("an entry carried %d commands, more than MaxBatch 4", size)
-		}
-		total += size
-	}
-	if total != n {
-		t.Errorf("entries carried %d triggers, want %d", total, n)
-	}
 }
