@@ -17,6 +17,8 @@ import (
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
 	"github.com/coal-mine/coal-mine/fsm"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func startSink(t *testing.T) *smtpsink.Sink {
@@ -74,7 +76,7 @@ func TestDispatcherDeliversLateThenResumed(t *testing.T) {
 	}
 	n.trigger(t, id)
 	resumed := waitMail(t, sink, 2)[1]
-	eventually(t, 5*time.Second, "both records are acknowledged", outboxEmpty(n))
+	testkit.Until(t, 5*time.Second, "both records are acknowledged", outboxEmpty(n))
 
 	tests := []struct {
 		got                       smtpsink.Received
@@ -126,7 +128,7 @@ func TestResendAfterLostAckKeepsMessageID(t *testing.T) {
 
 	lead(t, n) // the next leader (here the same node) sends what is unsent
 	msgs := waitMail(t, sink, 2)
-	eventually(t, 5*time.Second, "the record is acknowledged", outboxEmpty(n))
+	testkit.Until(t, 5*time.Second, "the record is acknowledged", outboxEmpty(n))
 	if msgs[0].MessageID != msgs[1].MessageID || msgs[0].Data != msgs[1].Data {
 		t.Errorf("the resent message differs:\n%s\n---\n%s", msgs[0].Data, msgs[1].Data)
 	}
@@ -156,14 +158,14 @@ func TestFailingServerDelaysButNeverLoses(t *testing.T) {
 	})
 	lead(t, n)
 	n.create(t, "patient", time.Millisecond, "ops@example.org")
-	eventually(t, 10*time.Second, "the send is retried", func() bool { return counter.attempts.Load() >= 3 })
+	testkit.Until(t, 10*time.Second, "the send is retried", func() bool { return counter.attempts.Load() >= 3 })
 	if len(n.f.Outbox()) != 1 {
 		t.Fatal("the record left the outbox while the server was failing")
 	}
 
 	sink.SetFailing(false)
 	waitMail(t, sink, 1)
-	eventually(t, 5*time.Second, "the record is acknowledged", outboxEmpty(n))
+	testkit.Until(t, 5*time.Second, "the record is acknowledged", outboxEmpty(n))
 	if got := ackedSeqs(n); !slices.Equal(got, []uint64{1}) {
 		t.Errorf("acknowledged %v, want [1] once", got)
 	}
@@ -187,9 +189,9 @@ func TestFailingRecordDoesNotHoldOthers(t *testing.T) {
 		})
 		lead(t, n)
 		n.create(t, "stuck", time.Millisecond, "broken@example.org")
-		eventually(t, 5*time.Second, "the broken record is retried", func() bool { return n.notify.attemptCount() >= 2 })
+		testkit.Until(t, 5*time.Second, "the broken record is retried", func() bool { return n.notify.attemptCount() >= 2 })
 		n.create(t, "flowing", time.Millisecond, "ok@example.org")
-		eventually(t, 5*time.Second, "the other record is delivered and acknowledged", func() bool {
+		testkit.Until(t, 5*time.Second, "the other record is delivered and acknowledged", func() bool {
 			return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 1
 		})
 		if got := n.notify.messages()[0].Subject; got != "[LATE] flowing has not reported" {
@@ -197,7 +199,7 @@ func TestFailingRecordDoesNotHoldOthers(t *testing.T) {
 		}
 
 		n.notify.setFail(nil)
-		eventually(t, 5*time.Second, "the broken record is delivered once the server recovers", outboxEmpty(n))
+		testkit.Until(t, 5*time.Second, "the broken record is delivered once the server recovers", outboxEmpty(n))
 		if got := kinds(n.notify.messages()); len(got) != 2 {
 			t.Errorf("delivered %v", got)
 		}
@@ -215,7 +217,7 @@ func TestResumedNeverOvertakesLate(t *testing.T) {
 		})
 		lead(t, n)
 		id := n.create(t, "ordered", time.Millisecond, "ops@example.org")
-		eventually(t, 5*time.Second, "the LATE mail fails", func() bool { return n.notify.attemptCount() >= 1 })
+		testkit.Until(t, 5*time.Second, "the LATE mail fails", func() bool { return n.notify.attemptCount() >= 1 })
 		// Triggered (a RESUMED record), and paused in the same entry so it cannot go late again.
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		for _, res := range n.f.ApplyCommands([]fsm.Command{
@@ -227,13 +229,13 @@ func TestResumedNeverOvertakesLate(t *testing.T) {
 			}
 		}
 		attempts := n.notify.attemptCount()
-		eventually(t, 5*time.Second, "the LATE mail is retried", func() bool { return n.notify.attemptCount() >= attempts+2 })
+		testkit.Until(t, 5*time.Second, "the LATE mail is retried", func() bool { return n.notify.attemptCount() >= attempts+2 })
 		if got := n.notify.messages(); len(got) != 0 {
 			t.Fatalf("delivered %v while the LATE mail before it was failing", kinds(got))
 		}
 
 		n.notify.setFail(nil)
-		eventually(t, 5*time.Second, "both are delivered", outboxEmpty(n))
+		testkit.Until(t, 5*time.Second, "both are delivered", outboxEmpty(n))
 		if got, want := kinds(n.notify.messages()), []string{"late " + id, "resumed " + id}; !slices.Equal(got, want) {
 			t.Errorf("delivered %v, want %v", got, want)
 		}
@@ -245,7 +247,7 @@ func TestRecordWithoutEmailsIsLoggedAndAcked(t *testing.T) {
 		n := startNode(t)
 		lead(t, n)
 		id := n.create(t, "silent", time.Millisecond)
-		eventually(t, 5*time.Second, "the record is acknowledged", func() bool {
+		testkit.Until(t, 5*time.Second, "the record is acknowledged", func() bool {
 			return n.canary(t, id).Late && len(ackedSeqs(n)) == 1 && len(n.f.Outbox()) == 0
 		})
 		if got := n.notify.messages(); len(got) != 0 {
@@ -311,7 +313,7 @@ func TestGivingUpLetsTheCanaryGoOn(t *testing.T) {
 				})
 				lead(t, n)
 				id := n.create(t, "unlucky", time.Millisecond, "nobody@example.org")
-				eventually(t, 5*time.Second, "the LATE mail is tried", func() bool { return lateAttempts.Load() >= 1 })
+				testkit.Until(t, 5*time.Second, "the LATE mail is tried", func() bool { return lateAttempts.Load() >= 1 })
 				// A RESUMED record behind the failing LATE (paused in the same entry, so that
 				// it cannot go late again).
 				now := time.Now().UTC().Truncate(time.Microsecond)
@@ -319,7 +321,7 @@ func TestGivingUpLetsTheCanaryGoOn(t *testing.T) {
 					{Type: fsm.TypeTrigger, Version: fsm.CommandVersion, At: now, Trigger: &fsm.Trigger{ID: id}},
 					{Type: fsm.TypePause, Version: fsm.CommandVersion, At: now, Pause: &fsm.Pause{ID: id}},
 				})
-				eventually(t, 10*time.Second, "the LATE mail is given up on and the RESUMED one sent", outboxEmpty(n))
+				testkit.Until(t, 10*time.Second, "the LATE mail is given up on and the RESUMED one sent", outboxEmpty(n))
 
 				if got := kinds(n.notify.messages()); !slices.Equal(got, []string{"resumed " + id}) {
 					t.Errorf("delivered %v, want the RESUMED mail only", got)

@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // applyProposer stamps commands like propose.Proposer and applies them to a real FSM
@@ -99,38 +100,20 @@ func (r *recorder) attemptCount() int {
 	return r.attempts
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // node is one alerting service on its own state machine.
 type node struct {
 	f      *fsm.FSM
 	svc    *Service
 	prop   *applyProposer
 	notify *recorder
-	log    *syncBuffer
+	log    *testkit.Buffer
 }
 
 type nodeOption func(*Config)
 
 func startNode(t *testing.T, opts ...nodeOption) *node {
 	t.Helper()
-	n := &node{f: fsm.New(), notify: &recorder{}, log: &syncBuffer{}}
+	n := &node{f: fsm.New(), notify: &recorder{}, log: &testkit.Buffer{}}
 	n.prop = &applyProposer{f: n.f}
 	cfg := Config{
 		Store:    n.f,
@@ -200,18 +183,6 @@ func (n *node) canary(t *testing.T, id string) *fsm.Canary {
 		t.Fatalf("get %s: %v", id, err)
 	}
 	return c
-}
-
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // lateDelays returns how long after its deadline each committed mark-late was stamped.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func testMessage() Message {
@@ -123,7 +125,7 @@ func TestSMTPNotifierConnectionRefused(t *testing.T) {
 }
 
 func TestLogNotifier(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.Buffer
 	n := NewLogNotifier(slogTo(&buf))
 	if err := n.Notify(context.Background(), testMessage()); err != nil {
 		t.Fatal(err)
@@ -133,7 +135,7 @@ func TestLogNotifier(t *testing.T) {
 	}
 }
 
-func slogTo(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+func slogTo(w *testkit.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 // TestSMTPNotifierReusesSessions: a burst of notifications shares connections, and a
 // session the server dropped while idle is replaced without failing the message.

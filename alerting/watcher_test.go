@@ -15,6 +15,8 @@ import (
 
 	"github.com/coal-mine/coal-mine/fsm"
 	"github.com/coal-mine/coal-mine/fsm/propose"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func TestWatcherMarksLateAtDeadline(t *testing.T) {
@@ -23,8 +25,8 @@ func TestWatcherMarksLateAtDeadline(t *testing.T) {
 		lead(t, n)
 		id := n.create(t, "Nightly backup", 150*time.Millisecond, "ops@example.org")
 
-		eventually(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
-		eventually(t, 5*time.Second, "the LATE mail is sent and acknowledged", func() bool {
+		testkit.Until(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
+		testkit.Until(t, 5*time.Second, "the LATE mail is sent and acknowledged", func() bool {
 			return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 0
 		})
 		msg := n.notify.messages()[0]
@@ -59,7 +61,7 @@ func TestTriggerRacingMarkLateGivesNoLate(t *testing.T) {
 		})
 		id := n.create(t, "Racy", 100*time.Millisecond, "ops@example.org")
 
-		eventually(t, 5*time.Second, "the first mark-late is committed", func() bool {
+		testkit.Until(t, 5*time.Second, "the first mark-late is committed", func() bool {
 			return len(n.prop.committed(fsm.TypeMarkLate)) >= 1
 		})
 		// The race: the canary was triggered, so the first mark-late changed nothing.
@@ -68,7 +70,7 @@ func TestTriggerRacingMarkLateGivesNoLate(t *testing.T) {
 			t.Fatal("a mark-late that lost the race to a trigger made the canary late")
 		}
 		// It goes late once, at the deadline the trigger set.
-		eventually(t, 5*time.Second, "the canary is late at its new deadline", func() bool {
+		testkit.Until(t, 5*time.Second, "the canary is late at its new deadline", func() bool {
 			return len(n.notify.messages()) == 1 && len(n.f.Outbox()) == 0
 		})
 		msgs := n.notify.messages()
@@ -92,7 +94,7 @@ func TestLeadershipLostStopsWatcherAndRegainedCatchesUp(t *testing.T) {
 			return nil
 		})
 		first := n.create(t, "first", time.Millisecond)
-		eventually(t, 5*time.Second, "the mark-late is in flight", func() bool { return n.prop.inflight.Load() == 1 })
+		testkit.Until(t, 5*time.Second, "the mark-late is in flight", func() bool { return n.prop.inflight.Load() == 1 })
 
 		n.svc.Revoke() // returns once the watcher and the dispatcher have stopped
 		if n.svc.Active() {
@@ -112,7 +114,7 @@ func TestLeadershipLostStopsWatcherAndRegainedCatchesUp(t *testing.T) {
 		// Regained: both deadlines passed during the "election" and are caught up at once.
 		start := time.Now()
 		lead(t, n)
-		eventually(t, 5*time.Second, "both canaries are late", func() bool {
+		testkit.Until(t, 5*time.Second, "both canaries are late", func() bool {
 			return n.canary(t, first).Late && n.canary(t, second).Late
 		})
 		t.Logf("caught up %v after regaining leadership", time.Since(start))
@@ -177,7 +179,7 @@ func TestFailedMarkLateIsRetried(t *testing.T) {
 			return nil
 		})
 		id := n.create(t, "flaky", time.Millisecond)
-		eventually(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
+		testkit.Until(t, 5*time.Second, "the canary is late", func() bool { return n.canary(t, id).Late })
 		if got := len(n.prop.committed(fsm.TypeMarkLate)); got != 1 {
 			t.Errorf("%d mark-late commits, want 1", got)
 		}
@@ -208,7 +210,7 @@ func TestRestoreRebuildsTheHeap(t *testing.T) {
 		if err := n.f.Restore(readCloser{&sink}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Second, "the restored canary is late", func() bool { return n.canary(t, id).Late })
+		testkit.Until(t, 5*time.Second, "the restored canary is late", func() bool { return n.canary(t, id).Late })
 	})
 }
 
@@ -277,7 +279,7 @@ func TestManyDueAtOnceGoOutInFewEntries(t *testing.T) {
 
 		start := time.Now()
 		lead(t, n)
-		eventually(t, 30*time.Second, "every canary is late", func() bool { return lateCount(f) == count })
+		testkit.Until(t, 30*time.Second, "every canary is late", func() bool { return lateCount(f) == count })
 		entries := counter.markLate.Load()
 		t.Logf("%d canaries late %v after gaining leadership, in %d log entries", count, time.Since(start), entries)
 		if entries > count/50 {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
@@ -121,12 +123,12 @@ func TestBackupFromFollowerAfterMembershipChange(t *testing.T) {
 
 			victim, follower := c.followers(leader)[0], c.followers(leader)[1]
 			c.kill(victim)
-			eventually(t, syncTimeout, func() error {
+			testkit.Eventually(t, syncTimeout, func() error {
 				return leader.node.RemovePeer(ctxTimeout(t, 5*time.Second), victim.id)
 			})
 			// The follower has been handed the configuration entry as committed.
 			last := leader.node.raft.LastIndex()
-			eventually(t, syncTimeout, func() error {
+			testkit.Eventually(t, syncTimeout, func() error {
 				if got := follower.node.raft.AppliedIndex(); got < last {
 					return fmt.Errorf("%s has applied up to %d, the leader's log ends at %d", follower.id, got, last)
 				}

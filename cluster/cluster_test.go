@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 const (
@@ -18,7 +20,7 @@ func TestThreeNodesFormOneCluster(t *testing.T) {
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		for _, tn := range c.nodes {
 			if got := voters(t, tn.node); !slices.Equal(got, []string{"n1", "n2", "n3"}) {
 				return errors.New(tn.id + " voters: " + join(got))
@@ -43,7 +45,7 @@ func TestThreeNodesFormOneCluster(t *testing.T) {
 		}
 	}
 
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		for _, tn := range c.nodes {
 			st := tn.node.Status()
 			if !st.Ready {
@@ -66,7 +68,7 @@ func TestMoreNodesThanExpectFormOneCluster(t *testing.T) {
 	// Four nodes all expecting three: still one cluster, the fourth added.
 	c := newTestCluster(t, 4, func(cfg *Config) { cfg.BootstrapExpect = 3 })
 	c.waitLeader(formTimeout)
-	eventually(t, formTimeout, func() error {
+	testkit.Eventually(t, formTimeout, func() error {
 		for _, tn := range c.nodes {
 			if got := voters(t, tn.node); len(got) != 4 {
 				return errors.New(tn.id + " voters: " + join(got))
@@ -130,7 +132,7 @@ func TestGracefulLeave(t *testing.T) {
 		t.Fatalf("follower leave: %v", err)
 	}
 	c.kill(follower)
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		if got := voters(t, leader.node); len(got) != 2 || slices.Contains(got, follower.id) {
 			return errors.New("voters: " + join(got))
 		}
@@ -144,7 +146,7 @@ func TestGracefulLeave(t *testing.T) {
 	c.kill(leader)
 	last := c.running()[0]
 	c.waitLeader(failoverTimeout, last)
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		if got := voters(t, last.node); !slices.Equal(got, []string{last.id}) {
 			return errors.New("voters: " + join(got))
 		}
@@ -164,14 +166,14 @@ func TestLeftNodeRejoinsWhenRestarted(t *testing.T) {
 	apply(t, leader.node, "while-away", "1")
 
 	c.start(gone)
-	eventually(t, formTimeout, func() error {
+	testkit.Eventually(t, formTimeout, func() error {
 		if got := voters(t, leader.node); len(got) != 3 {
 			return errors.New("voters: " + join(got))
 		}
 		return nil
 	})
 	waitValue(t, syncTimeout, "while-away", "1", gone)
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		for _, m := range leader.node.Status().Members {
 			if m.GossipState != "alive" {
 				return errors.New(m.ID + " is " + m.GossipState)
@@ -214,7 +216,7 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 		}
 	}
 	// Gossip merges back too.
-	eventually(t, 2*syncTimeout, func() error {
+	testkit.Eventually(t, 2*syncTimeout, func() error {
 		for _, tn := range c.nodes {
 			for _, m := range tn.node.Status().Members {
 				if m.GossipState != "alive" {
@@ -225,7 +227,7 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 		return nil
 	})
 
-	if !c.log.contains("clearing log suffix") {
+	if !c.log.Contains("clearing log suffix") {
 		t.Fatal("the deposed leader never cleared its log suffix: the restart below tests nothing")
 	}
 	c.kill(old)
@@ -296,7 +298,7 @@ func TestTransferLeadershipAndRemovePeer(t *testing.T) {
 		t.Errorf("removing an unknown peer: %v, want ErrUnknownPeer", err)
 	}
 	c.kill(victim)
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		if m, ok := leader.node.members.get(victim.id); !ok || m.State != gossipDead {
 			return errors.New("killed node not yet seen as failed")
 		}
@@ -320,7 +322,7 @@ func TestDeadServerCleanup(t *testing.T) {
 	leader := c.waitLeader(formTimeout)
 	victim := c.followers(leader)[0]
 	c.kill(victim)
-	eventually(t, 2*syncTimeout, func() error {
+	testkit.Eventually(t, 2*syncTimeout, func() error {
 		if got := voters(t, leader.node); len(got) != 2 || slices.Contains(got, victim.id) {
 			return errors.New("voters: " + join(got))
 		}

@@ -1,57 +1,37 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coal-mine/coal-mine/cluster/faultnet"
 	"github.com/hashicorp/memberlist"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
-// testLog collects a test's logs and prints them if the test fails (or
-// always, with CLUSTER_TEST_LOGS=1 in the environment).
-type testLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *testLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// contains reports whether a line logged so far contains s.
-func (l *testLog) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Contains(l.buf.Bytes(), []byte(s))
-}
-
-func newTestLog(t testing.TB) *testLog {
-	l := &testLog{}
+// newTestLog collects a test's logs and prints them if the test fails (or always, with
+// CLUSTER_TEST_LOGS=1 in the environment).
+func newTestLog(t testing.TB) *testkit.Buffer {
+	l := &testkit.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("CLUSTER_TEST_LOGS") != "" {
-			l.mu.Lock()
-			t.Log("node logs:\n" + l.buf.String())
-			l.mu.Unlock()
+			t.Log("node logs:\n" + l.String())
 		}
 	})
 	return l
 }
 
-func (l *testLog) logger() *slog.Logger {
+func loggerTo(l *testkit.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-func newTestLogger(t testing.TB) *slog.Logger { return newTestLog(t).logger() }
+func newTestLogger(t testing.TB) *slog.Logger { return loggerTo(newTestLog(t)) }
 
 // fastGossip makes failure detection take about a second instead of five,
 // to keep the suite short. Raft keeps its production timings.
@@ -69,7 +49,7 @@ func fastGossip(c *memberlist.Config) {
 type testCluster struct {
 	t      testing.TB
 	net    *faultnet.Network
-	log    *testLog
+	log    *testkit.Buffer
 	logger *slog.Logger
 	nodes  []*testNode
 	// applyDelay slows every Apply of the nodes started from now on.
@@ -87,7 +67,7 @@ type testNode struct {
 func newTestCluster(t testing.TB, size int, tweak func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, net: faultnet.New(), log: newTestLog(t)}
-	c.logger = c.log.logger()
+	c.logger = loggerTo(c.log)
 	t.Cleanup(c.shutdownAll)
 	var join []string
 	for i := range size {
@@ -177,7 +157,7 @@ func (c *testCluster) waitLeader(timeout time.Duration, among ...*testNode) *tes
 		among = c.running()
 	}
 	var leader *testNode
-	eventually(c.t, timeout, func() error {
+	testkit.Eventually(c.t, timeout, func() error {
 		leader = nil
 		for _, tn := range among {
 			if tn.node.IsLeader() {
@@ -213,7 +193,7 @@ func (c *testCluster) followers(leader *testNode) []*testNode {
 // waitValue waits until every given node's FSM has key=value.
 func waitValue(t testing.TB, timeout time.Duration, key, value string, nodes ...*testNode) {
 	t.Helper()
-	eventually(t, timeout, func() error {
+	testkit.Eventually(t, timeout, func() error {
 		for _, tn := range nodes {
 			if got, _ := tn.fsm.get(key); got != value {
 				return fmt.Errorf("%s has %s=%q, want %q", tn.id, key, got, value)
@@ -241,22 +221,6 @@ func apply(t testing.TB, n *Node, key, value string) {
 	defer cancel()
 	if _, err := n.Apply(ctx, setCmd(key, value)); err != nil {
 		t.Fatalf("apply %s=%s: %v", key, value, err)
-	}
-}
-
-// eventually retries check until it returns nil or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

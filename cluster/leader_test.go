@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // recordingSubsystem is a leader subsystem that records what the leader loop does with
@@ -58,14 +60,14 @@ func TestLeaderSubsystemsFollowLeadership(t *testing.T) {
 		}
 	}
 	leader := c.waitLeader(formTimeout)
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		if got := logs[leader.id].get(); !slices.Equal(got, []string{"establish a", "establish b"}) {
 			return fmt.Errorf("leader %s: %v", leader.id, got)
 		}
 		return nil
 	})
 	leader.node.AddLeaderSubsystem(&recordingSubsystem{name: "late", log: logs[leader.id]})
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		if got := logs[leader.id].get(); len(got) != 3 || got[2] != "establish late" {
 			return fmt.Errorf("after a late add: %v", got)
 		}
@@ -81,7 +83,7 @@ func TestLeaderSubsystemsFollowLeadership(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := c.waitLeader(failoverTimeout)
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		want := []string{"establish a", "establish b", "establish late", "revoke late", "revoke b", "revoke a"}
 		if got := logs[leader.id].get(); !slices.Equal(got, want) {
 			return fmt.Errorf("old leader: %v, want %v", got, want)
@@ -108,7 +110,7 @@ func TestLeaderThatCannotEstablishHandsOver(t *testing.T) {
 		tn.node.AddLeaderSubsystem(&recordingSubsystem{name: "ok", log: logs[tn.id]})
 		tn.node.AddLeaderSubsystem(&recordingSubsystem{name: "picky", log: logs[tn.id], fail: fail})
 	}
-	eventually(t, failoverTimeout, func() error {
+	testkit.Eventually(t, failoverTimeout, func() error {
 		if first.node.IsLeader() {
 			return fmt.Errorf("%s still leads: %v", first.id, logs[first.id].get())
 		}
@@ -118,7 +120,7 @@ func TestLeaderThatCannotEstablishHandsOver(t *testing.T) {
 	if got := logs[first.id].get(); len(got) < 3 || got[0] != "establish ok" || got[1] != "fail picky" || got[2] != "revoke ok" {
 		t.Errorf("the failing leader: %v", got)
 	}
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		if got := logs[next.id].get(); !slices.Equal(got, []string{"establish ok", "establish picky"}) {
 			return fmt.Errorf("the next leader %s: %v", next.id, got)
 		}

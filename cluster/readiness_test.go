@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // A restarted follower must not report ready while it still has committed entries to
@@ -88,7 +90,7 @@ func TestConsistentReadOnANewLeaderSeesEveryAcknowledgedWrite(t *testing.T) {
 	c.kill(old)
 
 	var leader *testNode
-	eventually(t, failoverTimeout, func() error {
+	testkit.Eventually(t, failoverTimeout, func() error {
 		for _, tn := range c.running() {
 			if tn.node.IsLeader() {
 				leader = tn
@@ -113,7 +115,7 @@ func TestConsistentReadOnANewLeaderSeesEveryAcknowledgedWrite(t *testing.T) {
 func TestLoadedNodesStayReady(t *testing.T) {
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
-	eventually(t, syncTimeout, func() error {
+	testkit.Eventually(t, syncTimeout, func() error {
 		for _, tn := range c.nodes {
 			if !tn.node.Ready() {
 				return errors.New(tn.id + " is not ready")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func singleNodeConfig(t testing.TB, dir string) Config {
@@ -64,7 +66,7 @@ func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
 	if err := n.VerifyLeader(ctxTimeout(t, 5*time.Second)); err != nil {
 		t.Errorf("VerifyLeader: %v", err)
 	}
-	eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if !n.Ready() {
 			return errors.New("not ready")
 		}
@@ -114,7 +116,7 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 	}
 	// Leading comes first; the entries after the snapshot are applied once the new
 	// term's first entry commits. Ready is the promise that they have been.
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if !n.Ready() {
 			return errors.New("not ready")
 		}
@@ -192,7 +194,7 @@ func TestSnapshotByLogSize(t *testing.T) {
 	for i := range 10 {
 		apply(t, n, fmt.Sprintf("k%d", i), big)
 	}
-	eventually(t, 5*snapshotCheckInterval, func() error {
+	testkit.Eventually(t, 5*snapshotCheckInterval, func() error {
 		if snapshots() == 0 {
 			return errors.New("no snapshot after the log grew by 80 KiB")
 		}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/coal-mine/coal-mine/cluster/writeback"
 	"github.com/hashicorp/raft"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // newTestSnapshotStore opens a store that keeps retain snapshots in a new data
@@ -78,7 +80,7 @@ func TestSnapshotStoreWritesReadsAndReaps(t *testing.T) {
 	if dirs := dirEntries(t, filepath.Join(dataDir, snapshotsDirName)); len(dirs) != 2 {
 		t.Errorf("snapshots directory holds %v, want two snapshots", dirs)
 	}
-	eventually(t, 10*time.Second, trashEmpty(t, tr))
+	testkit.Eventually(t, 10*time.Second, trashEmpty(t, tr))
 }
 
 func TestSnapshotStoreCancel(t *testing.T) {
@@ -129,7 +131,7 @@ func TestSnapshotStoreKeepsWhatIsBeingRead(t *testing.T) {
 	}
 	take(2, []byte("newer"))
 	take(3, []byte("newest"))
-	eventually(t, 10*time.Second, trashEmpty(t, tr)) // whatever was reaped is gone
+	testkit.Eventually(t, 10*time.Second, trashEmpty(t, tr)) // whatever was reaped is gone
 	got, err := io.ReadAll(rc)
 	if err != nil || !bytes.Equal(got, old) {
 		t.Fatalf("the open snapshot read back %d of %d bytes: %v", len(got), len(old), err)

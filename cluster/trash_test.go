@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func writeFile(t *testing.T, path string, size int) {
@@ -71,7 +73,7 @@ func TestTrashDeletesInTheBackground(t *testing.T) {
 	if err := tr.discard(filepath.Join(dataDir, "no-such-file")); !os.IsNotExist(err) {
 		t.Errorf("discard of a missing file: %v, want not exist", err)
 	}
-	eventually(t, 10*time.Second, trashEmpty(t, tr))
+	testkit.Eventually(t, 10*time.Second, trashEmpty(t, tr))
 }
 
 func TestTrashClosedMidwayFinishesAtNextOpen(t *testing.T) {
@@ -96,7 +98,7 @@ func TestTrashClosedMidwayFinishesAtNextOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.close()
-	eventually(t, 10*time.Second, trashEmpty(t, tr))
+	testkit.Eventually(t, 10*time.Second, trashEmpty(t, tr))
 }
 
 // TestWALCompactionMovesSegmentsToTrash: the segments a head truncation frees leave the
@@ -173,5 +175,5 @@ func TestWALCompactionMovesSegmentsToTrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.close()
-	eventually(t, 10*time.Second, trashEmpty(t, tr))
+	testkit.Eventually(t, 10*time.Second, trashEmpty(t, tr))
 }

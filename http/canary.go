@@ -361,7 +361,7 @@ func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 		s.write(c, op())
 		return
 	}
-	if err := s.untilLeader(c.Request.Context(), s.cluster.ConsistentRead); err != nil {
+	if err := s.untilLeader(c.Request.Context(), s.reads.ConsistentRead); err != nil {
 		s.noLeader(c, "consistent read", err)
 		return
 	}
@@ -371,7 +371,7 @@ func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 // awaitCaughtUp waits until this node has caught up once since it started, up to the
 // election wait; it reports whether it has.
 func (s *server) awaitCaughtUp(ctx context.Context) bool {
-	caughtUp := s.cluster.CaughtUp()
+	caughtUp := s.reads.CaughtUp()
 	select {
 	case <-caughtUp:
 		return true

@@ -24,7 +24,7 @@ func (s *server) clusterStatus(c *gin.Context, p *params) {
 		s.fail(c, err)
 		return
 	}
-	body, err := json.Marshal(s.cluster.Status())
+	body, err := json.Marshal(s.ops.Status())
 	body = bytes.TrimSpace(body)
 	if err != nil || len(body) < 2 || body[0] != '{' {
 		s.log.Error("cluster status is not a JSON object", "error", err)
@@ -49,7 +49,7 @@ func (s *server) removePeer(c *gin.Context, p *params) {
 		return
 	}
 	id, _ := p.last("id")
-	err := s.untilLeader(c.Request.Context(), func(ctx context.Context) error { return s.cluster.RemovePeer(ctx, id) })
+	err := s.untilLeader(c.Request.Context(), func(ctx context.Context) error { return s.ops.RemovePeer(ctx, id) })
 	if err != nil {
 		s.operatorFailed(c, "remove peer", err)
 		return
@@ -68,8 +68,8 @@ func (s *server) transferLeader(c *gin.Context, p *params) {
 		return
 	}
 	id, _ := p.last("id") // none: raft picks the most up-to-date follower
-	before := s.cluster.LeaderID()
-	err := s.untilLeader(c.Request.Context(), func(ctx context.Context) error { return s.cluster.TransferLeadership(ctx, id) })
+	before := s.ops.LeaderID()
+	err := s.untilLeader(c.Request.Context(), func(ctx context.Context) error { return s.ops.TransferLeadership(ctx, id) })
 	if err != nil {
 		s.operatorFailed(c, "transfer leadership", err)
 		return
@@ -77,10 +77,10 @@ func (s *server) transferLeader(c *gin.Context, p *params) {
 	// The new leader is known here once it has won its election and been heard from.
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.electionWait)
 	defer cancel()
-	for leader := s.cluster.LeaderID(); (leader == "" || leader == before) && sleep(ctx, 10*time.Millisecond); {
-		leader = s.cluster.LeaderID()
+	for leader := s.ops.LeaderID(); (leader == "" || leader == before) && sleep(ctx, 10*time.Millisecond); {
+		leader = s.ops.LeaderID()
 	}
-	s.write(c, okReply(transferReply{Status: "ok", LeaderID: s.cluster.LeaderID()}))
+	s.write(c, okReply(transferReply{Status: "ok", LeaderID: s.ops.LeaderID()}))
 }
 
 // operatorFailed shows the operator why the operation they asked for failed (400), or
@@ -103,7 +103,7 @@ func (s *server) backup(c *gin.Context, p *params) {
 	// A large state takes longer than the server's write timeout to send.
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
 	w := &startedWriter{c: c}
-	if err := s.cluster.Backup(c.Request.Context(), w); err != nil {
+	if err := s.ops.Backup(c.Request.Context(), w); err != nil {
 		if !w.started && errors.Is(err, errBackupNotReady) {
 			s.log.Warn("backup refused for now", "error", err)
 			s.unavailable(c, "backup: this node has not caught up with the cluster yet; retry, or ask another node")
@@ -166,7 +166,7 @@ func (s *server) restore(c *gin.Context, p *params) {
 	body := streamBody(http.MaxBytesReader(c.Writer, upload, s.maxRestoreBytes), c.Request.ContentLength)
 	// No commit timeout: a restore replicates the whole state; the client bounds it.
 	s.onLeader(c, body, func(ctx context.Context) (reply, error) {
-		if err := s.cluster.Restore(ctx, body.stream); err != nil {
+		if err := s.ops.Restore(ctx, body.stream); err != nil {
 			var tooLarge *http.MaxBytesError
 			var stalled *uploadStalled
 			switch {

@@ -38,29 +38,45 @@ type Writer interface {
 	Create(ctx context.Context, c fsm.Create, taken func(id string) bool) (fsm.Result, error)
 }
 
-// Cluster is what the HTTP layer needs to know about Raft leadership and membership.
-type Cluster interface {
+// Reads is what serving reads needs of the cluster.
+type Reads interface {
+	// Ready says whether this node knows a leader and has applied what was committed.
+	Ready() bool
+	// CaughtUp is closed once this node has been Ready once since it started.
+	CaughtUp() <-chan struct{}
+	// ConsistentRead returns once this node's state reflects every write acknowledged
+	// before the call (asking the leader, wherever it is).
+	ConsistentRead(ctx context.Context) error
+}
+
+// Operations is what the operator endpoints need of the cluster. RemovePeer and
+// TransferLeadership are done by the leader, wherever they are asked.
+type Operations interface {
+	// Status is the JSON object shown by /coal-mine/v1/cluster/status (without "status").
+	Status() any
+	LeaderID() string
+	RemovePeer(ctx context.Context, id string) error
+	TransferLeadership(ctx context.Context, id string) error
+	// Backup writes a backup to w; an error wrapping cluster.ErrBackupNotReady means this
+	// node cannot take one yet (it answers 503 with Retry-After).
+	Backup(ctx context.Context, w io.Writer) error
+	Restore(ctx context.Context, r io.Reader) error
+}
+
+// Leadership is what streaming a restore's upload to the leader needs.
+type Leadership interface {
 	IsLeader() bool
 	// LeaderHTTPAddr is the leader's HTTP host:port, "" while no leader is known.
 	LeaderHTTPAddr() string
 	// WaitLeader returns once a leader is known (possibly this node).
 	WaitLeader(ctx context.Context) error
-	// ConsistentRead returns once this node's state reflects every write acknowledged
-	// before the call (asking the leader, wherever it is).
-	ConsistentRead(ctx context.Context) error
-	Ready() bool
-	// CaughtUp is closed once this node has been Ready once since it started.
-	CaughtUp() <-chan struct{}
-	// Status is the JSON object shown by /coal-mine/v1/cluster/status (without "status").
-	Status() any
-	// RemovePeer and TransferLeadership are done by the leader, wherever they are asked.
-	RemovePeer(ctx context.Context, id string) error
-	TransferLeadership(ctx context.Context, id string) error
-	LeaderID() string
-	// Backup writes a backup to w; an error wrapping cluster.ErrBackupNotReady means this
-	// node cannot take one yet (it answers 503 with Retry-After).
-	Backup(ctx context.Context, w io.Writer) error
-	Restore(ctx context.Context, r io.Reader) error
+}
+
+// Cluster is the node, as the daemon passes it: every part of it the HTTP layer uses.
+type Cluster interface {
+	Reads
+	Operations
+	Leadership
 }
 
 // Config configures NewHandler. Store, Writer and Cluster are required.

@@ -48,7 +48,7 @@ func (s *server) onLeader(c *gin.Context, body *requestBody, op leaderOp) {
 			return
 		}
 		switch {
-		case s.cluster.IsLeader():
+		case s.leadership.IsLeader():
 			r, err := op(ctx)
 			if err == nil {
 				s.write(c, r)
@@ -59,7 +59,7 @@ func (s *server) onLeader(c *gin.Context, body *requestBody, op leaderOp) {
 				return
 			}
 		case !forwarded:
-			if addr := s.cluster.LeaderHTTPAddr(); addr != "" {
+			if addr := s.leadership.LeaderHTTPAddr(); addr != "" {
 				err := s.forward(c, addr, body)
 				if err == nil {
 					return
@@ -84,13 +84,13 @@ func (s *server) onLeader(c *gin.Context, body *requestBody, op leaderOp) {
 // for a short pause: the known leader could not take the request (it is this node
 // losing leadership, or this request was already forwarded once).
 func (s *server) awaitLeader(ctx context.Context, pause, wait time.Duration) {
-	if s.cluster.IsLeader() || s.cluster.LeaderHTTPAddr() != "" {
+	if s.leadership.IsLeader() || s.leadership.LeaderHTTPAddr() != "" {
 		sleep(ctx, pause)
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := s.cluster.WaitLeader(wctx); err == nil && !s.cluster.IsLeader() && s.cluster.LeaderHTTPAddr() == "" {
+	if err := s.leadership.WaitLeader(wctx); err == nil && !s.leadership.IsLeader() && s.leadership.LeaderHTTPAddr() == "" {
 		// A leader is known but not yet its HTTP address (gossip lags): do not spin.
 		sleep(ctx, pause)
 	}

@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // testStart is the fake clock's start: a Monday, with microseconds, so timestamps
@@ -245,7 +246,7 @@ type node struct {
 	cluster  *fakeCluster
 	clock    *clock
 	handler  http.Handler
-	logs     *bytes.Buffer
+	logs     *testkit.Buffer
 }
 
 type nodeOption func(*Config)
@@ -267,14 +268,14 @@ func newNode(t testing.TB, state *fsm.FSM, opts ...nodeOption) *node {
 		fsm:     state,
 		cluster: &fakeCluster{leader: true, ready: true, leaderID: "n1"},
 		clock:   &clock{t: testStart},
-		logs:    &bytes.Buffer{},
+		logs:    &testkit.Buffer{},
 	}
 	n.proposer = &fakeProposer{fsm: state, now: n.clock.Now}
 	cfg := Config{
 		Store:        state,
 		Writer:       n.proposer,
 		Cluster:      n.cluster,
-		Logger:       slog.New(slog.NewTextHandler(&lockedWriter{w: n.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:          n.clock.Now,
 		ElectionWait: 200 * time.Millisecond,
 	}
@@ -287,17 +288,6 @@ func newNode(t testing.TB, state *fsm.FSM, opts ...nodeOption) *node {
 
 func (n *node) logText() string {
 	return n.logs.String()
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // response is a recorded answer with its JSON body decoded.

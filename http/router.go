@@ -21,7 +21,9 @@ type server struct {
 	authKey         string
 	store           Store
 	writer          Writer
-	cluster         Cluster
+	reads           Reads
+	ops             Operations
+	leadership      Leadership
 	log             *slog.Logger
 	now             func() time.Time
 	electionWait    time.Duration
@@ -40,7 +42,9 @@ func NewHandler(cfg Config) http.Handler {
 		authKey:         cfg.AuthKey,
 		store:           cfg.Store,
 		writer:          cfg.Writer,
-		cluster:         cfg.Cluster,
+		reads:           cfg.Cluster,
+		ops:             cfg.Cluster,
+		leadership:      cfg.Cluster,
 		log:             cfg.Logger,
 		now:             cfg.Now,
 		electionWait:    cfg.ElectionWait,
@@ -148,7 +152,7 @@ func (s *server) healthz(c *gin.Context) {
 }
 
 func (s *server) readyz(c *gin.Context) {
-	if !s.cluster.Ready() {
+	if !s.reads.Ready() {
 		s.writeError(c, http.StatusServiceUnavailable, "not ready: no leader known, or committed entries not yet applied")
 		return
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // Integration tests: the real cmcli binary against a real single-node coal-mine.
@@ -169,7 +169,7 @@ func TestIntegrationServerRefusals(t *testing.T) {
 		})
 	}
 	// Nothing listening: a failure (exit 1), not a usage error.
-	cli.fails(1, "connection refused", "--host", "127.0.0.1", "--port", fmt.Sprint(freeport.Get(t)), "list")
+	cli.fails(1, "connection refused", "--host", "127.0.0.1", "--port", fmt.Sprint(testkit.FreePort(t)), "list")
 }
 
 func TestIntegrationAuthKey(t *testing.T) {
@@ -222,7 +222,7 @@ func TestIntegrationConfigure(t *testing.T) {
 	cli.ok("list")
 
 	// flags override the file: a wrong stored port, the right one on the command line
-	cli.quiet("configure", "--host", "127.0.0.1", "--port", fmt.Sprint(freeport.Get(t)))
+	cli.quiet("configure", "--host", "127.0.0.1", "--port", fmt.Sprint(testkit.FreePort(t)))
 	if res := cli.run("list"); res.code != 1 {
 		t.Fatalf("list with a wrong stored port: %s", res)
 	}
@@ -275,7 +275,7 @@ func TestIntegrationOutputModes(t *testing.T) {
 		t.Errorf("colors when stdout is not a terminal:\n%q", human.stdout)
 	}
 
-	eventually(t, 15*time.Second, func() error {
+	testkit.Eventually(t, 15*time.Second, func() error {
 		table := cli.run(serverArgs(srv, "list", "--human")...)
 		if !strings.Contains(table.stdout, "LATE") || !strings.Contains(table.stdout, "1 late") {
 			return fmt.Errorf("list table without a LATE canary:\n%s", table)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func members(t *testing.T, status map[string]any) []map[string]any {
@@ -60,7 +60,7 @@ func TestIntegrationClusterSingleNode(t *testing.T) {
 	if out := run("snapshot", "restore", backup); out["status"] != "ok" {
 		t.Fatalf("snapshot restore: %v", out)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if res := cli.run(serverArgs(srv, "--auth-key", "k", "get", "--id", kept)...); res.code != 0 {
 			return fmt.Errorf("the deleted canary is not back: %s", res)
 		}
@@ -127,7 +127,7 @@ func frameBackup(format uint16, index, term uint64, payload []byte) []byte {
 func TestIntegrationThreeNodeCluster(t *testing.T) {
 	daemonBinary(t)
 	ids := []string{"n1", "n2", "n3"}
-	gossip := []int{freeport.Get(t), freeport.Get(t), freeport.Get(t)}
+	gossip := []int{testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)}
 	var nodes []*testServer
 	for i, id := range ids {
 		var join []string
@@ -145,7 +145,7 @@ func TestIntegrationThreeNodeCluster(t *testing.T) {
 	status := func(n *testServer) map[string]any { return cli.ok(serverArgs(n, "cluster", "status")...) }
 
 	var leader string
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		s := status(nodes[0])
 		ms := members(t, s)
 		leaders := 0
@@ -182,7 +182,7 @@ func TestIntegrationThreeNodeCluster(t *testing.T) {
 		}
 	}
 	id := canaryOf(t, cli.ok(serverArgs(follower, "create", "--name", "Through a follower", "--periodicity", "3600")...))["id"].(string)
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if res := cli.run(serverArgs(other, "get", "--id", id)...); res.code != 0 {
 			return fmt.Errorf("not replicated: %s", res)
 		}
@@ -195,7 +195,7 @@ func TestIntegrationThreeNodeCluster(t *testing.T) {
 	if out["status"] != "ok" {
 		t.Fatalf("transfer-leader: %v", out)
 	}
-	eventually(t, 15*time.Second, func() error {
+	testkit.Eventually(t, 15*time.Second, func() error {
 		if s := status(follower); s["leader_id"] != target || s["state"] != "leader" {
 			return fmt.Errorf("leadership not transferred to %s: %v", target, s)
 		}
@@ -206,13 +206,13 @@ func TestIntegrationThreeNodeCluster(t *testing.T) {
 	victim := other
 	victim.stop()
 	// The server refuses while gossip still sees the node alive.
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		if res := cli.run(serverArgs(follower, "cluster", "remove-peer", "--id", victim.nodeID)...); res.code != 0 {
 			return fmt.Errorf("remove-peer: %s", res)
 		}
 		return nil
 	})
-	eventually(t, 15*time.Second, func() error {
+	testkit.Eventually(t, 15*time.Second, func() error {
 		for _, m := range members(t, status(follower)) {
 			if m["id"] == victim.nodeID && m["voter"] == true {
 				return fmt.Errorf("%s is still a voter", victim.nodeID)

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 var binaries struct {
@@ -131,12 +131,12 @@ type testServer struct {
 func startServer(t *testing.T, opts serverOptions) *testServer {
 	t.Helper()
 	bin := daemonBinary(t)
-	s := &testServer{t: t, port: freeport.Get(t), log: &lockedBuffer{}, nodeID: opts.nodeID}
+	s := &testServer{t: t, port: testkit.FreePort(t), log: &lockedBuffer{}, nodeID: opts.nodeID}
 	s.base = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	args := []string{
 		"--port", fmt.Sprint(s.port),
 		"--data-dir", t.TempDir(),
-		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", freeport.Get(t)),
+		"--raft-addr", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)),
 	}
 	if opts.authKey != "" {
 		args = append(args, "--auth-key", opts.authKey)
@@ -320,20 +320,4 @@ func historyComments(t *testing.T, canary map[string]any) []string {
 		}
 	}
 	return out
-}
-
-// eventually retries check until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

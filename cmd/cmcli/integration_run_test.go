@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 func TestIntegrationRunWrapper(t *testing.T) {
@@ -63,11 +63,11 @@ func TestIntegrationRunWrapper(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stderr, "404 Not Found") {
 		t.Fatalf("trigger of an unknown canary: %s", res)
 	}
-	res = cli.run("--host", "127.0.0.1", "--port", fmt.Sprint(freeport.Get(t)), "run", "--id", id, "--timeout-trigger", "1s", "--", "sh", "-c", "exit 0")
+	res = cli.run("--host", "127.0.0.1", "--port", fmt.Sprint(testkit.FreePort(t)), "run", "--id", id, "--timeout-trigger", "1s", "--", "sh", "-c", "exit 0")
 	if res.code != 0 || !strings.Contains(res.stderr, "connection refused") {
 		t.Fatalf("trigger with the server down: %s", res)
 	}
-	res = cli.run("--host", "127.0.0.1", "--port", fmt.Sprint(freeport.Get(t)), "run", "--id", id, "--timeout-trigger", "1s", "--", "sh", "-c", "exit 5")
+	res = cli.run("--host", "127.0.0.1", "--port", fmt.Sprint(testkit.FreePort(t)), "run", "--id", id, "--timeout-trigger", "1s", "--", "sh", "-c", "exit 5")
 	if res.code != 5 || res.stderr != "" {
 		t.Fatalf("failed job with the server down: %s", res)
 	}

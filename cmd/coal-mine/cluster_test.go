@@ -18,7 +18,8 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
-	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 type testCluster struct {
@@ -30,7 +31,7 @@ func startCluster(t *testing.T, bin, sinkAddr string, n int) *testCluster {
 	t.Helper()
 	gossip := make([]string, n)
 	for i := range gossip {
-		gossip[i] = fmt.Sprintf("127.0.0.1:%d", freeport.Get(t))
+		gossip[i] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	}
 	c := &testCluster{t: t}
 	for i := 0; i < n; i++ {
@@ -106,20 +107,6 @@ func (c *testCluster) followers(leader *daemon) []*daemon {
 	return out
 }
 
-// eventually retries check until it passes or the time is up.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
-}
-
 func canaries(d *daemon) []any {
 	out := d.mustCall("list", url.Values{"verbose": {"1"}})["canaries"].([]any)
 	sort.Slice(out, func(i, j int) bool {
@@ -157,7 +144,7 @@ func TestClusterSurvivesLeaderKillAndRestarts(t *testing.T) {
 	resp.Body.Close()
 	want := canaries(leader)
 	for _, d := range c.nodes {
-		eventually(t, 5*time.Second, "same state on every node", func() error {
+		testkit.Eventually(t, 5*time.Second, func() error { // same state on every node
 			if got := canaries(d); !reflect.DeepEqual(got, want) {
 				return fmt.Errorf("%s has %v, leader has %v", d.base, got, want)
 			}
@@ -194,7 +181,7 @@ func TestClusterSurvivesLeaderKillAndRestarts(t *testing.T) {
 	// The killed node comes back with its data and catches up.
 	leader.start()
 	want = canaries(newLeader)
-	eventually(t, 10*time.Second, "restarted node catches up", func() error {
+	testkit.Eventually(t, 10*time.Second, func() error { // restarted node catches up
 		if got := canaries(leader); !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("restarted node has %v", got)
 		}
@@ -210,7 +197,7 @@ func TestClusterSurvivesLeaderKillAndRestarts(t *testing.T) {
 	}
 	final := canaries(c.leader(10 * time.Second))
 	for _, d := range c.nodes {
-		eventually(t, 10*time.Second, "same state after rolling restart", func() error {
+		testkit.Eventually(t, 10*time.Second, func() error { // same state after rolling restart
 			if got := canaries(d); !reflect.DeepEqual(got, final) {
 				return fmt.Errorf("%s differs", d.base)
 			}
@@ -350,7 +337,7 @@ func TestMetricsLetAnOperatorPage(t *testing.T) {
 	id := canary["id"].(string)
 	leader.mustCall("create", url.Values{"name": {"Paused Job"}, "periodicity": {"3600"}, "paused": {"true"}})
 
-	eventually(t, 15*time.Second, "the late canary is mailed", func() error {
+	testkit.Eventually(t, 15*time.Second, func() error { // the late canary is mailed
 		if v, _ := metricValue(leader.scrape(), `coal_mine_notifications_sent_total{kind="late",outcome="sent"}`); v != 1 {
 			return fmt.Errorf("late notifications sent: %v", v)
 		}
@@ -364,7 +351,7 @@ func TestMetricsLetAnOperatorPage(t *testing.T) {
 			`coal_mine_cluster_members{state="failed"}`: 0, "coal_mine_ready": 1,
 			"coal_mine_canaries": 2, "coal_mine_canaries_late": 1, "coal_mine_canaries_paused": 1,
 		}
-		eventually(t, 10*time.Second, d.base+" metrics", func() error {
+		testkit.Eventually(t, 10*time.Second, func() error { // d.base metrics
 			text = d.scrape()
 			for series, v := range want {
 				if got, ok := metricValue(text, series); !ok || got != v {

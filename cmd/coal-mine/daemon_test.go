@@ -16,13 +16,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
-	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // buildBinary compiles cmd/coal-mine once per test binary run.
@@ -46,25 +46,7 @@ type daemon struct {
 	cmd     *exec.Cmd
 	base    string
 	authKey string
-	log     *syncBuffer
-}
-
-// syncBuffer collects a process's output; the process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	log     *testkit.Buffer
 }
 
 func (d *daemon) start() {
@@ -78,7 +60,7 @@ func (d *daemon) launch() {
 	d.t.Helper()
 	d.cmd = exec.Command(d.bin, d.args...)
 	d.cmd.Env = append(os.Environ(), d.env...)
-	d.log = &syncBuffer{}
+	d.log = &testkit.Buffer{}
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.cmd.Dir = d.t.TempDir() // no coal-mine.ini of the developer's is picked up
 	if err := d.cmd.Start(); err != nil {
@@ -137,7 +119,7 @@ func (d *daemon) mustCall(command string, params url.Values) map[string]any {
 }
 
 func newDaemon(t *testing.T, bin string, sinkAddr string) *daemon {
-	port := freeport.Get(t)
+	port := testkit.FreePort(t)
 	d := &daemon{
 		t:       t,
 		bin:     bin,
@@ -146,7 +128,7 @@ func newDaemon(t *testing.T, bin string, sinkAddr string) *daemon {
 		args: []string{
 			"--port", fmt.Sprint(port),
 			"--data-dir", t.TempDir(),
-			"--raft-addr", fmt.Sprintf("127.0.0.1:%d", freeport.Get(t)),
+			"--raft-addr", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)),
 		},
 	}
 	host, sinkPort, _ := net.SplitHostPort(sinkAddr)

@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/coal-mine/coal-mine/alerting/smtpsink"
-	"github.com/coal-mine/coal-mine/cmd/internal/freeport"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // TestDebugAddrServesNoSecrets: --debug-addr serves profiles, but none of its endpoints
@@ -30,7 +31,7 @@ func TestDebugAddrServesNoSecrets(t *testing.T) {
 	defer sink.Close()
 	const authKey, smtpPassword = "auth-key-7f3a9c21e0", "smtp-password-b84d16"
 	d := newDaemon(t, buildBinary(t), sink.Addr())
-	debugBase := fmt.Sprintf("http://127.0.0.1:%d", freeport.Get(t))
+	debugBase := fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))
 	d.args = append(d.args, "--auth-key", authKey, "--smtp-username", "mailer", "--smtp-password", smtpPassword,
 		"--debug-addr", strings.TrimPrefix(debugBase, "http://"))
 	d.authKey = authKey

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // TestDockerCluster runs the scenarios in order on one compose project; each step starts
@@ -49,7 +51,7 @@ func (s *suite) testReplication(t *testing.T) {
 		t.Errorf("trigger on node2: %s, want recovered false", r)
 	}
 	s.mustWrite(t, "node3", "/"+id, url.Values{"m": {"from node3"}})
-	eventually(t, 20*time.Second, 100*time.Millisecond, "the same canary on every node", func() error {
+	testkit.EventuallyEvery(t, 20*time.Second, 100*time.Millisecond, func() error { // the same canary on every node
 		return s.sameCanaryEverywhere(id, s.nodes, "from node2", "from node3")
 	})
 }
@@ -132,7 +134,7 @@ func (s *suite) killLeaderOnce(t *testing.T, run int) (failover, string) {
 	killed := time.Now()
 
 	newLeader, elected := s.newLeaderAmong(t, survivors, status.Term)
-	notified := eventually(t, 30*time.Second, 25*time.Millisecond, "the LATE mail", func() error {
+	notified := testkit.EventuallyEvery(t, 30*time.Second, 25*time.Millisecond, func() error { // the LATE mail
 		mails, err := s.mails()
 		if err != nil {
 			return err
@@ -142,7 +144,7 @@ func (s *suite) killLeaderOnce(t *testing.T, run int) (failover, string) {
 		}
 		return nil
 	})
-	eventually(t, 10*time.Second, 100*time.Millisecond, "late on the survivors", func() error {
+	testkit.EventuallyEvery(t, 10*time.Second, 100*time.Millisecond, func() error { // late on the survivors
 		for _, node := range survivors {
 			c, err := s.canary(node, id)
 			if err != nil {
@@ -171,7 +173,7 @@ func (s *suite) killLeaderOnce(t *testing.T, run int) (failover, string) {
 		t.Fatal(err)
 	}
 	s.waitHealthy(t, 90*time.Second)
-	eventually(t, 30*time.Second, 100*time.Millisecond, leader+" catches up", func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 100*time.Millisecond, func() error { // leader catches up
 		return s.sameCanaryEverywhere(id, s.nodes)
 	})
 	t.Logf("run %d: %s rejoined and caught up %s after docker start", run, leader, since(restarted))
@@ -195,7 +197,7 @@ func (s *suite) testRestart(t *testing.T) {
 	comment := "while " + follower + " restarted"
 	s.mustWrite(t, leader, "canary/trigger", url.Values{"id": {id}, "comment": {comment}})
 
-	eventually(t, 60*time.Second, 100*time.Millisecond, follower+" caught up", func() error {
+	testkit.EventuallyEvery(t, 60*time.Second, 100*time.Millisecond, func() error { // follower caught up
 		return s.sameCanaryEverywhere(id, s.nodes, comment)
 	})
 	caughtUp := time.Now()
@@ -249,7 +251,7 @@ func (s *suite) testPartition(t *testing.T) {
 	id, _ := majorityCanary["id"].(string)
 
 	isolatedName := "e2e isolated " + s.suffix
-	eventually(t, 30*time.Second, 200*time.Millisecond, "the isolated node refusing writes", func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error { // the isolated node refusing writes
 		r, err := s.call(leader, "canary/create", url.Values{"name": {isolatedName}, "periodicity": {"3600"}})
 		if err != nil {
 			return err
@@ -278,7 +280,7 @@ func (s *suite) testPartition(t *testing.T) {
 	}
 	healed = true
 	healedAt := time.Now()
-	eventually(t, 60*time.Second, 100*time.Millisecond, leader+" catches up after the partition", func() error {
+	testkit.EventuallyEvery(t, 60*time.Second, 100*time.Millisecond, func() error { // leader catches up after the partition
 		return s.sameCanaryEverywhere(id, s.nodes)
 	})
 	caughtUp := time.Now()
@@ -291,7 +293,7 @@ func (s *suite) testPartition(t *testing.T) {
 		t.Errorf("the write the isolated node refused exists: %s", r)
 	}
 	s.mustWrite(t, leader, "canary/trigger", url.Values{"id": {id}, "comment": {"after the partition"}})
-	eventually(t, 20*time.Second, 100*time.Millisecond, "the healed node's write everywhere", func() error {
+	testkit.EventuallyEvery(t, 20*time.Second, 100*time.Millisecond, func() error { // the healed node's write everywhere
 		return s.sameCanaryEverywhere(id, s.nodes, "after the partition")
 	})
 	t.Logf("healed: %s caught up %s after reconnecting, cluster healthy %s after", leader,
@@ -325,7 +327,7 @@ func (s *suite) testDownUp(t *testing.T) {
 	s.up(t)
 	t.Logf("compose down took %s; up to healthy %s", down.Sub(start).Round(time.Millisecond), since(down))
 	for _, node := range s.nodes {
-		eventually(t, 30*time.Second, 200*time.Millisecond, node+" has every canary", func() error {
+		testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error { // node has every canary
 			after, err := s.canaries(node)
 			if err != nil {
 				return err

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // suite is one running compose project and what the steps learnt about it.
@@ -116,30 +118,13 @@ func (s *suite) saveLogs(t *testing.T) {
 	}
 }
 
-// eventually calls check every interval until it returns nil, and returns when that
-// was; past timeout the test fails with check's last error.
-func eventually(t *testing.T, timeout, interval time.Duration, what string, check func() error) time.Time {
-	t.Helper()
-	giveUp := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return time.Now()
-		}
-		if time.Now().After(giveUp) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // waitHealthy waits until every node is ready, all name the same leader, and the
 // leader counts every node as a voter. It returns the leader and its status.
 func (s *suite) waitHealthy(t *testing.T, timeout time.Duration) (string, clusterStatus) {
 	t.Helper()
 	var leader string
 	var status clusterStatus
-	eventually(t, timeout, 200*time.Millisecond, "a healthy three-node cluster", func() error {
+	testkit.EventuallyEvery(t, timeout, 200*time.Millisecond, func() error { // a healthy three-node cluster
 		for _, node := range s.nodes {
 			if code, err := s.probe(node, "/readyz"); err != nil || code != http.StatusOK {
 				return fmt.Errorf("%s /readyz: %d %v", node, code, err)
@@ -169,7 +154,7 @@ func (s *suite) waitHealthy(t *testing.T, timeout time.Duration) (string, cluste
 func (s *suite) mustWrite(t *testing.T, node, path string, params url.Values) response {
 	t.Helper()
 	var r response
-	eventually(t, 30*time.Second, 250*time.Millisecond, node+" "+path, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 250*time.Millisecond, func() error { // the write goes through
 		var err error
 		if r, err = s.call(node, path, params); err != nil {
 			return err
@@ -235,7 +220,7 @@ func (s *suite) sameCanaryEverywhere(id string, nodes []string, wantComments ...
 func (s *suite) newLeaderAmong(t *testing.T, nodes []string, term uint64) (string, time.Time) {
 	t.Helper()
 	var leader string
-	at := eventually(t, 30*time.Second, 25*time.Millisecond, fmt.Sprintf("a leader among %v", nodes), func() error {
+	at := testkit.EventuallyEvery(t, 30*time.Second, 25*time.Millisecond, func() error { // a leader among the nodes
 		for _, node := range nodes {
 			if st, err := s.status(node); err == nil && st.State == "leader" && st.Term > term {
 				leader = node
