@@ -19,6 +19,7 @@ import (
 )
 
 func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 	apply(t, leader.node, "kept", "from-backup")
@@ -78,6 +79,7 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 }
 
 func TestBackupOfEmptySingleNode(t *testing.T) {
+	t.Parallel()
 	n, err := New(t.Context(), singleNodeConfig(t, t.TempDir()), newKV())
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +107,7 @@ func TestBackupOfEmptySingleNode(t *testing.T) {
 // must succeed and hold every write acknowledged before the change, also when the
 // follower has just restarted and its state machine is still replaying the log.
 func TestBackupFromFollowerAfterMembershipChange(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		restart bool // restart the follower, slowed down, just before the backup
@@ -194,6 +197,7 @@ func backupPayload(t *testing.T, backup []byte) []byte {
 // and what earlier versions wrote (format 1), and refuses anything else with
 // ErrBadBackup and a message that says what is wrong, leaving no file behind.
 func TestReceiveBackupChecksEverything(t *testing.T) {
+	t.Parallel()
 	snapshot := []byte(`{"a":"1"}`)
 	var written bytes.Buffer
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: 7, Term: 2, Size: int64(len(snapshot))}

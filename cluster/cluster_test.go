@@ -17,6 +17,7 @@ const (
 )
 
 func TestThreeNodesFormOneCluster(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 
@@ -65,6 +66,7 @@ func TestThreeNodesFormOneCluster(t *testing.T) {
 }
 
 func TestMoreNodesThanExpectFormOneCluster(t *testing.T) {
+	t.Parallel()
 	// Four nodes all expecting three: still one cluster, the fourth added.
 	c := newTestCluster(t, 4, func(cfg *Config) { cfg.BootstrapExpect = 3 })
 	c.waitLeader(formTimeout)
@@ -79,6 +81,7 @@ func TestMoreNodesThanExpectFormOneCluster(t *testing.T) {
 }
 
 func TestLeaderKillFailover(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	old := c.waitLeader(formTimeout)
 	apply(t, old.node, "before", "1")
@@ -107,6 +110,7 @@ func TestLeaderKillFailover(t *testing.T) {
 }
 
 func TestFiveNodesSurviveTwoLeaderLosses(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 5, nil)
 	for round := 1; round <= 2; round++ {
 		leader := c.waitLeader(formTimeout)
@@ -124,6 +128,7 @@ func TestFiveNodesSurviveTwoLeaderLosses(t *testing.T) {
 }
 
 func TestGracefulLeave(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 
@@ -156,6 +161,7 @@ func TestGracefulLeave(t *testing.T) {
 }
 
 func TestLeftNodeRejoinsWhenRestarted(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 	gone := c.followers(leader)[0]
@@ -187,6 +193,7 @@ func TestLeftNodeRejoinsWhenRestarted(t *testing.T) {
 // it has cleared the uncommitted suffix of its log: raft-wal v0.4.0 left such a log
 // unreadable, and the node panicked at every start from then on (raft-wal#31).
 func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	old := c.waitLeader(formTimeout)
 	majority := c.followers(old)
@@ -239,6 +246,7 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 }
 
 func TestPartitionedFollowerCatchesUp(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 	cutOff := c.followers(leader)[0]
@@ -271,6 +279,7 @@ func TestPartitionedFollowerCatchesUp(t *testing.T) {
 }
 
 func TestTransferLeadershipAndRemovePeer(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 	target := c.followers(leader)[0]
@@ -318,6 +327,7 @@ func TestTransferLeadershipAndRemovePeer(t *testing.T) {
 }
 
 func TestDeadServerCleanup(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.DeadServerCleanup = time.Second })
 	leader := c.waitLeader(formTimeout)
 	victim := c.followers(leader)[0]

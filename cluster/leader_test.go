@@ -51,6 +51,7 @@ func (s *recordingSubsystem) Revoke() { s.log.add("revoke " + s.name) }
 // order once the term is established, a late one at once, and revokes them newest first
 // when leadership moves; the new leader establishes its own.
 func TestLeaderSubsystemsFollowLeadership(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	logs := map[string]*eventLog{}
 	for _, tn := range c.nodes {
@@ -98,6 +99,7 @@ func TestLeaderSubsystemsFollowLeadership(t *testing.T) {
 // TestLeaderThatCannotEstablishHandsOver: a leader whose subsystem cannot be established
 // revokes those that were, and hands leadership to a node that can establish them.
 func TestLeaderThatCannotEstablishHandsOver(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	first := c.waitLeader(formTimeout)
 	logs := map[string]*eventLog{}

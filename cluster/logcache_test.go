@@ -37,6 +37,7 @@ func sizedEntries(first uint64, sizes ...int) []*raft.Log {
 }
 
 func TestLogCacheKeepsTheNewestSmallEntries(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name           string
 		entries, max   int
@@ -79,6 +80,7 @@ func TestLogCacheKeepsTheNewestSmallEntries(t *testing.T) {
 }
 
 func TestLogCacheForgetsDeletedEntries(t *testing.T) {
+	t.Parallel()
 	store := &countingStore{InmemStore: raft.NewInmemStore()}
 	cache, err := newLogCache(store, 8, 1<<20)
 	if err != nil {
@@ -113,6 +115,7 @@ func TestLogCacheForgetsDeletedEntries(t *testing.T) {
 }
 
 func TestLogCacheCachesOnlyStoredEntries(t *testing.T) {
+	t.Parallel()
 	store := &countingStore{InmemStore: raft.NewInmemStore(), failing: true}
 	cache, err := newLogCache(store, 8, 1<<20)
 	if err != nil {

@@ -56,6 +56,7 @@ func checkEntries(t *testing.T, s raft.LogStore, first, last uint64) {
 // does (raft's "clearing log suffix"), closes the log and opens it again: with raft-wal
 // v0.4.0 the reopened log could not read the truncated segment (hashicorp/raft-wal#31).
 func TestWALTailTruncationSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		written     uint64 // entries 1..written
@@ -155,6 +156,7 @@ func damageLikeRaftWAL040(t *testing.T, dir string) string {
 // opened, with an error that names the segment, instead of the panic raft's first read
 // of it causes.
 func TestDamagedLogIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), walDirName)
 	w := openSmallWAL(t, dir)
 	storeEntries(t, w, 1, 100, 1)
@@ -177,6 +179,7 @@ func TestDamagedLogIsRefused(t *testing.T) {
 // it held but those truncated on purpose, keeps the old one aside, and leaves a log
 // that opens and takes appends.
 func TestRepairLogSalvagesADamagedLog(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	dir := filepath.Join(dataDir, walDirName)
 	w := openSmallWAL(t, dir)
@@ -215,6 +218,7 @@ func TestRepairLogSalvagesADamagedLog(t *testing.T) {
 // snapshot is dropped (the snapshot has all of it), and one that starts after it too
 // (the node then catches up from the leader).
 func TestRepairLogKeepsOnlyWhatJoinsTheSnapshot(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name               string
 		first, last        uint64 // entries in the log
@@ -271,6 +275,7 @@ func TestRepairLogKeepsOnlyWhatJoinsTheSnapshot(t *testing.T) {
 // TestRepairLogStopsAtUnreadableBytes: salvage copies entries in order up to the first
 // one it cannot read, and says where it stopped.
 func TestRepairLogStopsAtUnreadableBytes(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	dir := filepath.Join(dataDir, walDirName)
 	w := openSmallWAL(t, dir)
@@ -302,6 +307,7 @@ func TestRepairLogStopsAtUnreadableBytes(t *testing.T) {
 
 // TestRepairLogRefusesARunningNode: the repair never touches the log of a running node.
 func TestRepairLogRefusesARunningNode(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n := startLeader(t, singleNodeConfig(t, dir), newKV())
 	defer n.Shutdown()
@@ -313,6 +319,7 @@ func TestRepairLogRefusesARunningNode(t *testing.T) {
 // TestRepairLogFinishesAnInterruptedRepair: a repair stopped between moving the old log
 // away and moving the new one in is finished by running it again.
 func TestRepairLogFinishesAnInterruptedRepair(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	w := openSmallWAL(t, filepath.Join(dataDir, repairDirName))
 	storeEntries(t, w, 1, 50, 1)
@@ -329,6 +336,7 @@ func TestRepairLogFinishesAnInterruptedRepair(t *testing.T) {
 // refuses to start, naming the problem; after RepairLog it starts as itself with every
 // write it had acknowledged.
 func TestNodeOnDamagedLogRefusesThenRejoinsAfterRepair(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := singleNodeConfig(t, dir)
 	n := startLeader(t, cfg, newKV())

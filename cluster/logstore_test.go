@@ -32,6 +32,7 @@ func indexRange(t *testing.T, s raft.LogStore) (uint64, uint64) {
 }
 
 func TestMigrateBoltLogs(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name               string
 		bolt, wal          [2]uint64 // first and last index already stored; 0,0 for none
@@ -108,6 +109,7 @@ func TestMigrateBoltLogs(t *testing.T) {
 // TestUpgradeFromBoltLog starts a node on a data dir as the versions before the WAL left
 // it (the Raft log in raft.db, no raft-wal directory) and requires every write back.
 func TestUpgradeFromBoltLog(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := singleNodeConfig(t, dir)
 	n := startLeader(t, cfg, newKV())

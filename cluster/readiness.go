@@ -103,12 +103,17 @@ func (t *commitTransport) Close() error {
 	return t.NetworkTransport.Close()
 }
 
-// readinessInterval is how often a node samples its readiness. A node is ready when it
-// has applied everything that was committed one sample earlier: under load the commit
-// index is always a little ahead of what the state machine has applied, so comparing
-// the two at one instant would call a healthy node unready now and then (a loaded
-// leader failed 2.5% of /readyz probes that way).
-const readinessInterval = 100 * time.Millisecond
+// readinessInterval is how often a node samples its readiness, and readinessWindow how
+// many samples back it looks. A node is ready when it has applied everything that was
+// committed readinessWindow samples earlier (or at the oldest sample it has, after a
+// start): under load the commit index is always a little ahead of what the state machine
+// has applied, so comparing the two at one instant called a healthy leader unready for
+// 2.5% of /readyz probes; a window of half a second keeps a node that falls behind for
+// longer (or never catches up after a restart) unready.
+const (
+	readinessInterval = 100 * time.Millisecond
+	readinessWindow   = 5
+)
 
 // readiness is what the sampler last decided, and whether this node has ever been
 // ready since it started.
@@ -125,14 +130,21 @@ func (n *Node) trackReadiness() {
 	defer n.wg.Done()
 	ticker := time.NewTicker(readinessInterval)
 	defer ticker.Stop()
-	var target uint64 // the commit index at the previous sample; 0: not known yet
+	var targets []uint64 // the commit index at the last samples, oldest first
 	for {
-		ready := target != 0 && n.caughtUpTo(target)
+		ready := len(targets) > 0 && n.caughtUpTo(targets[0])
 		n.readiness.ready.Store(ready)
 		if ready {
 			n.readiness.closeOnce.Do(func() { close(n.readiness.caughtUp) })
 		}
-		target = n.commitTarget()
+		switch target := n.commitTarget(); {
+		case target == 0: // no leader, or its commit index unknown: start over
+			targets = targets[:0]
+		case len(targets) == readinessWindow:
+			targets = append(targets[1:], target)
+		default:
+			targets = append(targets, target)
+		}
 		select {
 		case <-ticker.C:
 		case <-n.stopCh:

@@ -14,6 +14,7 @@ import (
 // A restarted follower must not report ready while it still has committed entries to
 // receive or to apply: a load balancer would send it reads it answers from the past.
 func TestRestartedFollowerIsReadyOnlyOnceCaughtUp(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		before, after int           // entries applied before the kill and while it is down
@@ -64,6 +65,7 @@ func TestRestartedFollowerIsReadyOnlyOnceCaughtUp(t *testing.T) {
 // (VerifyLeader) until it has applied them: raft's own VerifyLeader only confirms the
 // leadership, and a read served then went back in time.
 func TestConsistentReadOnANewLeaderSeesEveryAcknowledgedWrite(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	old := c.waitLeader(formTimeout)
 	// The followers' state machines take 20 ms per entry: 300 entries queue 6 s of work,
@@ -113,6 +115,7 @@ func TestConsistentReadOnANewLeaderSeesEveryAcknowledgedWrite(t *testing.T) {
 // little ahead of what the state machine has applied; that is no reason to fail a
 // readiness probe (a loaded leader failed 2.5% of them).
 func TestLoadedNodesStayReady(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 	testkit.Eventually(t, syncTimeout, func() error {

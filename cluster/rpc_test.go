@@ -16,6 +16,7 @@ import (
 // answer comes back; on the leader itself Forward refuses at once; a handler's failure
 // arrives as an error with its message; after a leader change the new leader answers.
 func TestForwardReachesTheLeader(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	for _, tn := range c.nodes {
 		id := tn.id
@@ -52,6 +53,7 @@ func TestForwardReachesTheLeader(t *testing.T) {
 // TestOperatorRequestsFromAFollower: removing a peer and transferring leadership work
 // from any node, and the leader's named errors still match on the node that asked.
 func TestOperatorRequestsFromAFollower(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 	followers := c.followers(leader)
@@ -74,6 +76,7 @@ func TestOperatorRequestsFromAFollower(t *testing.T) {
 // every write the leader acknowledged before the call, even when its state machine is
 // slow to apply them.
 func TestConsistentReadOnAFollower(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
 	c.applyDelay = 5 * time.Millisecond
@@ -103,6 +106,7 @@ func TestConsistentReadOnAFollower(t *testing.T) {
 // its first byte names, gives an older node's Raft connection its first byte back, and
 // closes anything else; an RPC frame over the limit closes that connection only.
 func TestRaftPortRefusesStrangeBytes(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ func waitForSpare(t *testing.T, dir string, size int64) os.FileInfo {
 }
 
 func TestSegmentFSSpare(t *testing.T) {
+	t.Parallel()
 	const size = 3 << 20 // not a whole number of writeback windows or chunks
 	tests := []struct {
 		name      string
@@ -101,6 +102,7 @@ func TestSegmentFSSpare(t *testing.T) {
 }
 
 func TestSegmentFSCreateRefusesAnExistingSegment(t *testing.T) {
+	t.Parallel()
 	const size = 1 << 20
 	dir := t.TempDir()
 	s := newTestSegmentFS(t, size)
@@ -119,6 +121,7 @@ func TestSegmentFSCreateRefusesAnExistingSegment(t *testing.T) {
 }
 
 func TestSegmentFSIgnoresUnusableSpares(t *testing.T) {
+	t.Parallel()
 	const size = 1 << 20
 	tests := []struct {
 		name  string
@@ -190,6 +193,7 @@ func openSmallWAL(t *testing.T, dir string) *logStore {
 // it, and reads every entry back: raft-wal must find the end of each segment in a file
 // written full of zeros as it does in a preallocated one.
 func TestWALOnSpareSegments(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), walDirName)
 	w := openSmallWAL(t, dir)
 	const last = 3000
@@ -243,6 +247,7 @@ func TestWALOnSpareSegments(t *testing.T) {
 // directory as well: a new one, and one reopened after a crash that may have come
 // between a spare's rename and its first sync.
 func TestSegmentSyncsItsDirectoryOnce(t *testing.T) {
+	t.Parallel()
 	const size = 1 << 20
 	tests := []struct {
 		name string
@@ -309,6 +314,7 @@ func TestSegmentSyncsItsDirectoryOnce(t *testing.T) {
 // entries of a segment that a crash renamed back (see openWAL); no segment may be made
 // from it.
 func TestOpenWALDiscardsSpareFoundAtStart(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), walDirName)
 	w := openSmallWAL(t, dir)
 	if err := w.StoreLogs(entries(1, 10)); err != nil {

@@ -37,6 +37,7 @@ func startLeader(t *testing.T, cfg Config, fsm raft.FSM) *Node {
 }
 
 func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
+	t.Parallel()
 	fsm := newKV()
 	n, err := New(context.Background(), singleNodeConfig(t, t.TempDir()), fsm)
 	if err != nil {
@@ -83,6 +84,7 @@ func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
 }
 
 func TestSingleNodeRestartKeepsState(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := singleNodeConfig(t, dir)
 	n := startLeader(t, cfg, newKV())
@@ -131,6 +133,7 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 }
 
 func TestDataDirInUseIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n, err := New(context.Background(), singleNodeConfig(t, dir), newKV())
 	if err != nil {
@@ -144,6 +147,7 @@ func TestDataDirInUseIsRefused(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  Config
@@ -175,6 +179,7 @@ func TestConfigValidation(t *testing.T) {
 // A log that grows by SnapshotLogBytes is snapshotted well before raft's threshold of
 // 8,192 entries, so that a restart restores a snapshot instead of replaying big entries.
 func TestSnapshotByLogSize(t *testing.T) {
+	t.Parallel()
 	cfg := singleNodeConfig(t, t.TempDir())
 	cfg.SnapshotLogBytes = 64 << 10
 	n := startLeader(t, cfg, newKV())

@@ -35,6 +35,7 @@ func newTestSnapshotStore(t *testing.T, retain int) (*snapshotStore, *trash, str
 // read back intact, only the newest retain are kept, and the old ones leave through the
 // trash.
 func TestSnapshotStoreWritesReadsAndReaps(t *testing.T) {
+	t.Parallel()
 	store, tr, dataDir := newTestSnapshotStore(t, 2)
 
 	contents := map[string][]byte{}
@@ -84,6 +85,7 @@ func TestSnapshotStoreWritesReadsAndReaps(t *testing.T) {
 }
 
 func TestSnapshotStoreCancel(t *testing.T) {
+	t.Parallel()
 	store, _, dataDir := newTestSnapshotStore(t, 2)
 	sink, err := store.Create(raft.SnapshotVersionMax, 10, 1, raft.Configuration{}, 1, nil)
 	if err != nil {
@@ -107,6 +109,7 @@ func TestSnapshotStoreCancel(t *testing.T) {
 // follower, say) outlives the snapshots that would reap it, reads back whole, and goes
 // when its reader closes it.
 func TestSnapshotStoreKeepsWhatIsBeingRead(t *testing.T) {
+	t.Parallel()
 	store, tr, _ := newTestSnapshotStore(t, 1)
 	take := func(index uint64, data []byte) string {
 		t.Helper()

@@ -49,6 +49,7 @@ func dirEntries(t *testing.T, dir string) []string {
 }
 
 func TestTrashDeletesInTheBackground(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	// Left by a run that stopped before its trash was empty.
 	if err := os.MkdirAll(filepath.Join(dataDir, trashDirName), 0o700); err != nil {
@@ -77,6 +78,7 @@ func TestTrashDeletesInTheBackground(t *testing.T) {
 }
 
 func TestTrashClosedMidwayFinishesAtNextOpen(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	tr, err := openTrash(dataDir, newTestLogger(t))
 	if err != nil {
@@ -105,6 +107,7 @@ func TestTrashClosedMidwayFinishesAtNextOpen(t *testing.T) {
 // WAL's directory into the trash, and the log left behind reads and reopens. The trash's
 // deleter is stopped so that the segments can be seen there.
 func TestWALCompactionMovesSegmentsToTrash(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	tr, err := openTrash(dataDir, newTestLogger(t))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestMetaRoundTrip(t *testing.T) {
+	t.Parallel()
 	tests := []memberMeta{
 		{},
 		{ID: "n1", RaftAddr: "10.0.0.1:7000", HTTPAddr: "10.0.0.1:8080", Version: "1.2.3", Expect: 3, HasState: true, Proposal: 42},
@@ -26,6 +27,7 @@ func TestMetaRoundTrip(t *testing.T) {
 }
 
 func TestMetaDecodeRejectsDamage(t *testing.T) {
+	t.Parallel()
 	full := memberMeta{ID: "n1", RaftAddr: "a:1", HTTPAddr: "b:2", Version: "v"}.encode()
 	for cut := 0; cut < len(full); cut++ {
 		if _, err := decodeMeta(full[:cut]); err == nil {
@@ -42,6 +44,7 @@ func TestMetaDecodeRejectsDamage(t *testing.T) {
 }
 
 func TestMetaFitsMemberlistLimit(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 100)
 	m := memberMeta{ID: strings.Repeat("i", maxNodeIDLen), RaftAddr: long, HTTPAddr: long, Version: long, Expect: 99, Proposal: 1<<64 - 1}
 	if size := len(m.encode()); size > memberlist.MetaMaxSize {
@@ -50,6 +53,7 @@ func TestMetaFitsMemberlistLimit(t *testing.T) {
 }
 
 func TestProposalHash(t *testing.T) {
+	t.Parallel()
 	if proposalHash([]string{"a", "b", "c"}) != proposalHash([]string{"c", "a", "b"}) {
 		t.Error("hash depends on order")
 	}
@@ -62,6 +66,7 @@ func TestProposalHash(t *testing.T) {
 }
 
 func TestResolveNodeID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		stored     string // "" = no file
@@ -104,6 +109,7 @@ func TestResolveNodeID(t *testing.T) {
 }
 
 func TestDeadVoterToRemove(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	long, recent := now.Add(-time.Hour), now.Add(-time.Second)
 	alive := memberInfo{State: gossipAlive}
@@ -135,6 +141,7 @@ func TestDeadVoterToRemove(t *testing.T) {
 }
 
 func TestParseBracketLevel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		line      string
 		wantLevel slog.Level
@@ -155,6 +162,7 @@ func TestParseBracketLevel(t *testing.T) {
 }
 
 func TestDialableHTTPAddr(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ http, raft, want string }{
 		{":8080", "10.1.2.3:7000", "10.1.2.3:8080"},
 		{"0.0.0.0:8080", "node1:7000", "node1:8080"},
