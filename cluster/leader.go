@@ -144,12 +144,19 @@ func (n *Node) leaderEstablished() bool {
 }
 
 // waitEstablished waits until this node, as leader, has applied every entry that
-// earlier terms committed. It fails with ErrNotLeader if the node does not lead, or
-// leads in a term the leader loop has not taken up yet (callers retry).
+// earlier terms committed. It fails with ErrNotLeader if the node does not lead (callers
+// ask the leader).
 func (n *Node) waitEstablished(ctx context.Context) error {
 	est := n.established.Load()
-	if est == nil {
-		return fmt.Errorf("%w: leadership not yet taken up", ErrNotLeader)
+	for est == nil || est.term != n.raft.CurrentTerm() {
+		// Raft says this node leads; the monitor takes the term up in a moment.
+		if !n.IsLeader() {
+			return fmt.Errorf("%w: leadership changed", ErrNotLeader)
+		}
+		if !n.sleep(ctx, 5*time.Millisecond) {
+			return fmt.Errorf("%w: leadership not yet taken up: %w", ErrNotLeader, ctx.Err())
+		}
+		est = n.established.Load()
 	}
 	select {
 	case <-est.done:

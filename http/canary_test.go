@@ -384,7 +384,7 @@ func TestList(t *testing.T) {
 		{"paused=false", 3, ""},
 		{"late=1", 1, "delta"},
 		{"late=0&paused=0", 2, ""},
-		{"search=^al", 1, "alpha"},
+		{"search=^alpha$", 1, "alpha"},         // the name and the slug, never an id (8 letters)
 		{"search=example%5C.org", 1, "delta"},  // e-mail address
 		{"search=" + ids["gamma"], 1, "gamma"}, // id
 		{"search=ALPHA", 0, ""},

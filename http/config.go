@@ -72,11 +72,19 @@ type Leadership interface {
 	WaitLeader(ctx context.Context) error
 }
 
+// Health is what explaining a write that failed needs: a node that cannot write its
+// Raft log (a full disk) says so, instead of "no leader".
+type Health interface {
+	// StorageError is why this node cannot write its Raft log, nil when it can.
+	StorageError() error
+}
+
 // Cluster is the node, as the daemon passes it: every part of it the HTTP layer uses.
 type Cluster interface {
 	Reads
 	Operations
 	Leadership
+	Health
 }
 
 // Config configures NewHandler. Store, Writer and Cluster are required.

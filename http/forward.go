@@ -72,7 +72,7 @@ func (s *server) onLeader(c *gin.Context, body *requestBody, op leaderOp) {
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {
-			s.unavailable(c, "no leader: the cluster is electing one, retry shortly")
+			s.unavailable(c, s.unavailableWhy("no leader: the cluster is electing one, retry shortly"))
 			return
 		}
 		s.awaitLeader(ctx, min(pause, remaining), remaining)

@@ -21,11 +21,20 @@ var errNotLeader = cluster.ErrNotLeader
 // never reached a leader or may still be applied.
 func (s *server) uncommitted(c *gin.Context, err error) {
 	if errors.Is(err, errNotLeader) {
-		s.unavailable(c, "no leader: the cluster is electing one, retry shortly")
+		s.unavailable(c, s.unavailableWhy("no leader: the cluster is electing one, retry shortly"))
 		return
 	}
 	s.log.Error("commit failed", "endpoint", endpointLabel(c), "error", err)
-	s.unavailable(c, "the change could not be committed in time; it may still be applied: retry")
+	s.unavailable(c, s.unavailableWhy("the change could not be committed in time; it may still be applied: retry"))
+}
+
+// unavailableWhy is msg, or, when this node cannot write its log, why not: its writes
+// fail for that reason, and "no leader" would send the operator after an election.
+func (s *server) unavailableWhy(msg string) string {
+	if err := s.health.StorageError(); err != nil {
+		return err.Error() + "; this node serves reads and takes writes again as soon as it can write its log"
+	}
+	return msg
 }
 
 // noLeader answers a read or operator request that found no leader (503), or that failed

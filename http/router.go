@@ -24,6 +24,7 @@ type server struct {
 	reads           Reads
 	ops             Operations
 	leadership      Leadership
+	health          Health
 	log             *slog.Logger
 	now             func() time.Time
 	electionWait    time.Duration
@@ -45,6 +46,7 @@ func NewHandler(cfg Config) http.Handler {
 		reads:           cfg.Cluster,
 		ops:             cfg.Cluster,
 		leadership:      cfg.Cluster,
+		health:          cfg.Cluster,
 		log:             cfg.Logger,
 		now:             cfg.Now,
 		electionWait:    cfg.ElectionWait,
