@@ -67,6 +67,17 @@ type Config struct {
 	// memberlist's chatter at Debug (their warnings and errors stay as such).
 	Logger *slog.Logger
 
+	// Keys are the cluster keys (ClusterKeySize bytes each; see credential.go): gossip is
+	// encrypted and Raft and the nodes' RPC run over mutual TLS. The first is the
+	// primary; all are accepted. None: no encryption, allowed on loopback only, or with
+	// Insecure.
+	Keys [][]byte
+	// TLS, when its CA is set, replaces the certificates derived from the keys for
+	// Raft and the nodes' RPC by an operator's.
+	TLS TLSFiles
+	// Insecure lets a node without a key listen beyond loopback.
+	Insecure bool
+
 	// WrapRaftStream, if set, wraps the Raft stream layer (tests inject
 	// faults with it, see package faultnet).
 	WrapRaftStream func(nodeID string, s raft.StreamLayer) raft.StreamLayer
@@ -136,10 +147,38 @@ func (c *Config) validate() error {
 	if c.DeadServerCleanup < 0 {
 		errs = append(errs, errors.New("DeadServerCleanup is negative"))
 	}
+	for i, key := range c.Keys {
+		if len(key) != ClusterKeySize {
+			errs = append(errs, fmt.Errorf("cluster key %d is %d bytes, not %d", i+1, len(key), ClusterKeySize))
+		}
+	}
+	if c.TLS.set() && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("a TLS CA file needs this node's certificate and key files too"))
+	}
+	if len(c.Keys) == 0 && !c.Insecure {
+		for name, addr := range map[string]string{"Raft": c.RaftAddr, "gossip": c.GossipAddr} {
+			if addr != "" && !isLoopback(addr) {
+				errs = append(errs, fmt.Errorf("%w: the %s address %s can be reached from other machines, so other nodes must prove they are members: give every node the same cluster key (coal-mine keygen makes one), or say --insecure-cluster on a network you trust", ErrNoCredential, name, addr))
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster config: %w", err)
 	}
 	return nil
+}
+
+// isLoopback reports whether a "host:port" listens on loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // splitHostPort splits "host:port" and checks the port is a number.

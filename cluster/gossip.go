@@ -47,6 +47,18 @@ func (n *Node) startGossip(ctx context.Context) error {
 	mc.Delegate = &gossipDelegate{node: n}
 	mc.Events = n.members
 	mc.Logger = newStdLogger(n.cfg.Logger.With("node", n.id), "memberlist")
+	if len(n.cfg.Keys) > 0 {
+		// Every message sealed with the primary key, every key accepted, nothing else:
+		// a node without a key can neither join nor be heard (credential.go).
+		keys := gossipKeys(n.cfg.Keys)
+		keyring, err := memberlist.NewKeyring(keys, keys[0])
+		if err != nil {
+			return fmt.Errorf("gossip keyring: %w", err)
+		}
+		mc.Keyring = keyring
+		mc.GossipVerifyIncoming = true
+		mc.GossipVerifyOutgoing = true
+	}
 
 	host, port, err := splitHostPort(n.cfg.GossipAddr)
 	if err != nil {

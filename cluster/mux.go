@@ -1,12 +1,14 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -16,7 +18,9 @@ import (
 // brings writes, consistent reads and operator requests to the leader. A connection
 // names its protocol in its first byte, as Consul's server port does; one port means one
 // address to advertise, one firewall rule, and one place where the cluster credential
-// is checked.
+// is checked: with a cluster key, every connection is TLS with a certificate on both
+// ends (credential.go) before it says anything, and one that cannot show a member's
+// certificate is closed without a byte read.
 const (
 	protoRaft byte = 'R'
 	protoRPC  byte = 'C'
@@ -31,16 +35,18 @@ const (
 type portMux struct {
 	listener  net.Listener
 	advertise net.Addr
+	tls       *nodeTLS // nil: plain TCP
 	logger    *slog.Logger
+	refused   atomic.Int64 // unix nanoseconds of the last refusal logged
 	raft      chan net.Conn
 	rpc       chan net.Conn
 	closed    chan struct{}
 	closeOnce sync.Once
 }
 
-func newPortMux(ln net.Listener, advertise net.Addr, logger *slog.Logger) *portMux {
+func newPortMux(ln net.Listener, advertise net.Addr, tls *nodeTLS, logger *slog.Logger) *portMux {
 	m := &portMux{
-		listener: ln, advertise: advertise, logger: logger,
+		listener: ln, advertise: advertise, tls: tls, logger: logger,
 		raft: make(chan net.Conn), rpc: make(chan net.Conn), closed: make(chan struct{}),
 	}
 	go m.serve()
@@ -68,12 +74,21 @@ func (m *portMux) serve() {
 	}
 }
 
-// route reads a connection's first byte and queues it for its protocol's Accept.
+// route checks a connection's certificate (with a cluster key), reads its first byte and
+// queues it for its protocol's Accept.
 func (m *portMux) route(conn net.Conn) {
-	_ = conn.SetReadDeadline(time.Now().Add(protoTimeout))
+	_ = conn.SetDeadline(time.Now().Add(protoTimeout))
+	if m.tls != nil {
+		tlsConn := tls.Server(conn, m.tls.server)
+		if err := tlsConn.Handshake(); err != nil {
+			m.refuse(conn, "no member's certificate", err)
+			return
+		}
+		conn = tlsConn
+	}
 	var first [1]byte
 	_, err := io.ReadFull(conn, first[:])
-	_ = conn.SetReadDeadline(time.Time{})
+	_ = conn.SetDeadline(time.Time{})
 	if err != nil {
 		conn.Close()
 		return
@@ -85,17 +100,28 @@ func (m *portMux) route(conn net.Conn) {
 		queue = m.raft
 	case proto == protoRPC:
 		queue = m.rpc
-	case proto <= legacyRaftMax:
+	case proto <= legacyRaftMax && m.tls == nil:
 		queue, conn = m.raft, &replayConn{Conn: conn, first: proto, pending: true}
 	default:
-		m.logger.Warn("raft port: connection with an unknown protocol refused", "remote", conn.RemoteAddr().String(), "first_byte", proto)
-		conn.Close()
+		m.refuse(conn, "unknown protocol", fmt.Errorf("first byte %d", proto))
 		return
 	}
 	select {
 	case queue <- conn:
 	case <-m.closed:
 		conn.Close()
+	}
+}
+
+// refuseLogEvery spaces the log lines about refused connections: a stranger who keeps
+// knocking must not fill the log.
+const refuseLogEvery = 10 * time.Second
+
+func (m *portMux) refuse(conn net.Conn, why string, err error) {
+	conn.Close()
+	now := time.Now().UnixNano()
+	if last := m.refused.Load(); now-last >= int64(refuseLogEvery) && m.refused.CompareAndSwap(last, now) {
+		m.logger.Warn("raft port: connection refused: "+why, "remote", conn.RemoteAddr().String(), "err", err)
 	}
 }
 
@@ -145,12 +171,20 @@ func (l *muxLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.
 	if err != nil {
 		return nil, err
 	}
-	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if l.mux.tls != nil {
+		tlsConn := tls.Client(conn, l.mux.tls.client)
+		if err := tlsConn.Handshake(); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS with %s: %w", address, err)
+		}
+		conn = tlsConn
+	}
 	if _, err := conn.Write([]byte{l.proto}); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("name the protocol to %s: %w", address, err)
 	}
-	_ = conn.SetWriteDeadline(time.Time{})
+	_ = conn.SetDeadline(time.Time{})
 	return conn, nil
 }
 

@@ -103,7 +103,12 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		return nil, err
 	}
 	p.advertise = advertise.String()
-	mux := newPortMux(ln, advertise, cfg.Logger.With("node", id))
+	nodeTLS, err := newNodeTLS(id, cfg.Keys, cfg.TLS)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := newPortMux(ln, advertise, nodeTLS, cfg.Logger.With("node", id))
 	layer, rpcLayer := mux.layer(protoRaft), mux.layer(protoRPC)
 	p.rpcLayer = rpcLayer
 	if cfg.WrapRaftStream != nil {
@@ -131,6 +136,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	p.transport.setTerm(p.raft.CurrentTerm)
 	// NewRaft has restored the newest snapshot it could read (Restore noted the newest
 	// in the store, which may be one it could not read). Entries applied since can only
 	// raise both figures.

@@ -59,6 +59,7 @@ type commitTransport struct {
 	*raft.NetworkTransport
 	consumer     chan raft.RPC
 	leaderCommit atomic.Uint64 // the highest the leader has sent since this node started
+	currentTerm  atomic.Pointer[func() uint64] // raft's, once raft is started
 	closed       chan struct{}
 }
 
@@ -70,6 +71,16 @@ func newCommitTransport(inner *raft.NetworkTransport) *commitTransport {
 
 func (t *commitTransport) Consumer() <-chan raft.RPC { return t.consumer }
 
+// setTerm gives the transport raft's current term.
+func (t *commitTransport) setTerm(current func() uint64) { t.currentTerm.Store(&current) }
+
+// termAtLeast reports whether term is raft's current term or newer (or raft, starting,
+// has not said yet: a request that arrives in that moment is taken).
+func (t *commitTransport) termAtLeast(term uint64) bool {
+	current := t.currentTerm.Load()
+	return current == nil || term >= (*current)()
+}
+
 func (t *commitTransport) forward() {
 	for {
 		var rpc raft.RPC
@@ -78,7 +89,10 @@ func (t *commitTransport) forward() {
 		case <-t.closed:
 			return
 		}
-		if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok {
+		// Only a leader of the current term (or a newer one) tells the commit index: a
+		// deposed leader's, or a forged, request carries any number, and raft checks the
+		// term only after this.
+		if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok && t.termAtLeast(req.Term) {
 			for seen := t.leaderCommit.Load(); req.LeaderCommitIndex > seen; seen = t.leaderCommit.Load() {
 				if t.leaderCommit.CompareAndSwap(seen, req.LeaderCommitIndex) {
 					break

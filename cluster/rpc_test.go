@@ -111,7 +111,7 @@ func TestRaftPortRefusesStrangeBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := newPortMux(ln, ln.Addr(), newTestLogger(t))
+	mux := newPortMux(ln, ln.Addr(), nil, newTestLogger(t))
 	defer mux.Close()
 	dial := func(first []byte) net.Conn {
 		conn, err := net.Dial("tcp", ln.Addr().String())
