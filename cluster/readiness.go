@@ -58,7 +58,7 @@ func (f *appliedFSM) Restore(rc io.ReadCloser) error {
 type commitTransport struct {
 	*raft.NetworkTransport
 	consumer     chan raft.RPC
-	leaderCommit atomic.Uint64 // the highest the leader has sent since this node started
+	leaderCommit atomic.Uint64                 // the highest the leader has sent since this node started
 	currentTerm  atomic.Pointer[func() uint64] // raft's, once raft is started
 	closed       chan struct{}
 }
