@@ -91,9 +91,15 @@ type Cluster interface {
 type Config struct {
 	// AuthKey, when set, must be given as auth_key on every call but trigger.
 	AuthKey string
-	Store   Store
-	Writer  Writer
-	Cluster Cluster
+	// ReadOnlyKey, with AuthKey, may be given instead for get, list and the cluster's
+	// status; any other call with it is 403.
+	ReadOnlyKey string
+	// Warnings about this node's settings, shown in /readyz's answer (an API open to
+	// the network without a key).
+	Warnings []string
+	Store    Store
+	Writer   Writer
+	Cluster  Cluster
 	// Logger receives errors, and the access log at debug level. Nil discards.
 	Logger *slog.Logger
 	// Now is the clock for periodicity_schedule; nil is time.Now.
@@ -150,6 +156,6 @@ func (cfg *Config) setDefaults() {
 		cfg.RestoreStall = DefaultRestoreStall
 	}
 	if cfg.ForwardClient == nil {
-		cfg.ForwardClient = newForwardClient()
+		cfg.ForwardClient = NewForwardClient(nil)
 	}
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -130,7 +131,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // Transport errors are logged, without the query string (it may hold the auth key).
 func (s *server) forward(c *gin.Context, addr string, body *requestBody) error {
 	ctx := c.Request.Context()
-	target := "http://" + addr + c.Request.URL.RequestURI()
+	scheme := "http://"
+	if s.client.Transport != nil {
+		if t, ok := s.client.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+			scheme = "https://"
+		}
+	}
+	target := scheme + addr + c.Request.URL.RequestURI()
 	req, err := http.NewRequestWithContext(ctx, c.Request.Method, target, body.stream)
 	if err != nil {
 		s.log.Error("build forwarded request", "leader", addr, "path", c.Request.URL.Path, "error", err)
@@ -212,14 +219,16 @@ func copyHeaders(dst, src http.Header) {
 	}
 }
 
-// newForwardClient is the shared keep-alive client for forwarding. It never goes
-// through an environment proxy (the leader is a cluster peer) and never follows
-// redirects (the leader's answer is the answer). A restore upload is bounded by its
-// client and by its progress (progressReader).
-func newForwardClient() *http.Client {
+// NewForwardClient is the client that streams a restore's upload to the leader: over
+// HTTPS with tc, when the nodes serve the API with TLS, plain HTTP when tc is nil. It
+// never goes through an environment proxy (the leader is a cluster peer) and never
+// follows redirects (the leader's answer is the answer). A restore upload is bounded by
+// its client and by its progress (progressReader).
+func NewForwardClient(tc *tls.Config) *http.Client {
 	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
+			TLSClientConfig:       tc,
 			DialContext:           dialer.DialContext,
 			MaxIdleConns:          256,
 			MaxIdleConnsPerHost:   128,

@@ -36,6 +36,7 @@ func badRequest(msg string) error { return &apiError{status: http.StatusBadReque
 const (
 	msgNotFound       = "404 Not Found"
 	msgUnauthorized   = "401 Unauthorized"
+	msgReadOnly       = "403 Forbidden: the read-only key may get, list and read the cluster's status, nothing else"
 	msgNotAllowed     = "405 Method Not Allowed"
 	msgCanaryNotFound = "Canary Not Found"
 )

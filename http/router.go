@@ -19,6 +19,8 @@ const (
 // server holds what every handler needs.
 type server struct {
 	authKey         string
+	readOnlyKey     string
+	warnings        []string
 	store           Store
 	writer          Writer
 	reads           Reads
@@ -41,6 +43,8 @@ func NewHandler(cfg Config) http.Handler {
 	cfg.setDefaults()
 	s := &server{
 		authKey:         cfg.AuthKey,
+		readOnlyKey:     cfg.ReadOnlyKey,
+		warnings:        cfg.Warnings,
 		store:           cfg.Store,
 		writer:          cfg.Writer,
 		reads:           cfg.Cluster,
@@ -90,22 +94,22 @@ func (s *server) routes() *gin.Engine {
 		r.GET(path, h)
 		r.POST(path, h)
 	}
-	getPost(canaryPrefix+"create", s.api(true, s.create))
-	getPost(canaryPrefix+"delete", s.api(true, s.delete))
-	getPost(canaryPrefix+"update", s.api(true, s.update))
-	getPost(canaryPrefix+"get", s.api(true, s.get))
-	getPost(canaryPrefix+"list", s.api(true, s.list))
-	getPost(canaryPrefix+"trigger", s.api(false, s.trigger))
-	getPost(canaryPrefix+"pause", s.api(true, s.pause))
-	getPost(canaryPrefix+"unpause", s.api(true, s.unpause))
-	r.POST(canaryPrefix+"import", s.api(true, s.importCanaries))
+	getPost(canaryPrefix+"create", s.api(writeAccess, s.create))
+	getPost(canaryPrefix+"delete", s.api(writeAccess, s.delete))
+	getPost(canaryPrefix+"update", s.api(writeAccess, s.update))
+	getPost(canaryPrefix+"get", s.api(readAccess, s.get))
+	getPost(canaryPrefix+"list", s.api(readAccess, s.list))
+	getPost(canaryPrefix+"trigger", s.api(openAccess, s.trigger))
+	getPost(canaryPrefix+"pause", s.api(writeAccess, s.pause))
+	getPost(canaryPrefix+"unpause", s.api(writeAccess, s.unpause))
+	r.POST(canaryPrefix+"import", s.api(writeAccess, s.importCanaries))
 	getPost("/:id", s.shortTrigger)
 
-	r.GET(clusterPrefix+"status", s.api(true, s.clusterStatus))
-	getPost(clusterPrefix+"remove-peer", s.api(true, s.removePeer))
-	getPost(clusterPrefix+"transfer-leader", s.api(true, s.transferLeader))
-	r.GET(clusterPrefix+"snapshot", s.api(true, s.backup))
-	r.POST(clusterPrefix+"snapshot", s.api(true, s.restore))
+	r.GET(clusterPrefix+"status", s.api(readAccess, s.clusterStatus))
+	getPost(clusterPrefix+"remove-peer", s.api(writeAccess, s.removePeer))
+	getPost(clusterPrefix+"transfer-leader", s.api(writeAccess, s.transferLeader))
+	r.GET(clusterPrefix+"snapshot", s.api(writeAccess, s.backup)) // the whole state: not for the read-only key
+	r.POST(clusterPrefix+"snapshot", s.api(writeAccess, s.restore))
 
 	for _, m := range []string{http.MethodGet, http.MethodHead} {
 		r.Handle(m, "/healthz", s.healthz)
@@ -115,15 +119,31 @@ func (s *server) routes() *gin.Engine {
 	return r
 }
 
-// api parses the query string once, checks the auth key when the command needs it,
-// and removes auth_key so that the parameter checks never see it (a server without a
-// key accepts and ignores one).
-func (s *server) api(auth bool, h func(*gin.Context, *params)) gin.HandlerFunc {
+// access is what a call needs to be let in.
+type access int
+
+const (
+	openAccess  access = iota // trigger: no key, as in the original
+	readAccess                // the auth key or the read-only key
+	writeAccess               // the auth key
+)
+
+// api parses the query string once, checks the key the command needs, and removes
+// auth_key so that the parameter checks never see it (a server without a key accepts
+// and ignores one). A read-only key on a command that changes something is 403.
+func (s *server) api(level access, h func(*gin.Context, *params)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := parseQuery(c.Request.URL.RawQuery)
-		if auth && s.authKey != "" {
+		if level != openAccess && s.authKey != "" {
 			key, _ := p.first("auth_key")
-			if subtle.ConstantTimeCompare([]byte(key), []byte(s.authKey)) != 1 {
+			switch {
+			case keyIs(key, s.authKey):
+			case s.readOnlyKey != "" && keyIs(key, s.readOnlyKey):
+				if level == writeAccess {
+					s.writeError(c, http.StatusForbidden, msgReadOnly)
+					return
+				}
+			default:
 				s.writeError(c, http.StatusUnauthorized, msgUnauthorized)
 				return
 			}
@@ -131,6 +151,11 @@ func (s *server) api(auth bool, h func(*gin.Context, *params)) gin.HandlerFunc {
 		p.remove("auth_key")
 		h(c, p)
 	}
+}
+
+// keyIs compares a key in constant time.
+func keyIs(given, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(given), []byte(want)) == 1
 }
 
 // shortTrigger is the original's special case: /<8 lower-case letters> triggers the
@@ -141,7 +166,7 @@ func (s *server) shortTrigger(c *gin.Context) {
 		s.writeError(c, http.StatusNotFound, msgNotFound)
 		return
 	}
-	s.api(false, func(c *gin.Context, p *params) {
+	s.api(openAccess, func(c *gin.Context, p *params) {
 		// Appended last, as the original appends id=... to the query string, so the
 		// id in the path wins over one in the query.
 		p.add("id", id)
@@ -153,10 +178,17 @@ func (s *server) healthz(c *gin.Context) {
 	s.write(c, okReply(okBody))
 }
 
+// readyzReply is /readyz's answer when the node is ready, with what is wrong with its
+// settings, if anything.
+type readyzReply struct {
+	Status   string   `json:"status"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 func (s *server) readyz(c *gin.Context) {
 	if !s.reads.Ready() {
 		s.writeError(c, http.StatusServiceUnavailable, "not ready: no leader known, or committed entries not yet applied")
 		return
 	}
-	s.write(c, okReply(okBody))
+	s.write(c, okReply(readyzReply{Status: "ok", Warnings: s.warnings}))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -302,5 +303,32 @@ func TestCLIRunWithBrokenConfigStillRunsTheJob(t *testing.T) {
 	code, stdout, stderr := env.run("", "run", "--id", "abcdefgh", "--", "sh", "-c", "echo ran")
 	if code != 0 || stdout != "ran\n" || !strings.Contains(stderr, "not a port number") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestCLIHTTPSWithAPrivateCA: an https:// server whose certificate a private CA signed
+// is trusted with --ca-file (or the ca-file stored by configure), and refused without.
+func TestCLIHTTPSWithAPrivateCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, okCanary)
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := newCLIEnv(t)
+	if code, _, stderr := env.run("", "--host", srv.URL, "get", "--id", "bcdefghi"); code != exitFailure || !strings.Contains(stderr, "certificate") {
+		t.Errorf("without the CA: exit %d, %s", code, stderr)
+	}
+	if code, out, stderr := env.run("", "--host", srv.URL, "--ca-file", caFile, "--json", "get", "--id", "bcdefghi"); code != 0 || !strings.Contains(out, "froodle") {
+		t.Errorf("with --ca-file: exit %d, %s %s", code, out, stderr)
+	}
+	if code, _, stderr := env.run("", "configure", "--host", srv.URL, "--ca-file", caFile); code != 0 {
+		t.Fatalf("configure: %s", stderr)
+	}
+	if code, out, stderr := env.run("", "--json", "get", "--id", "bcdefghi"); code != 0 || !strings.Contains(out, "froodle") {
+		t.Errorf("with the stored CA: exit %d, %s %s", code, out, stderr)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -75,6 +78,21 @@ type Client struct {
 
 func newClient(base *url.URL, authKey string) *Client {
 	return &Client{base: base, authKey: authKey, http: &http.Client{}}
+}
+
+// trustCA makes the client check the server's HTTPS certificate against the CA in file
+// (PEM), a private CA such as the one a coal-mine cluster's certificates are signed by.
+func (c *Client) trustCA(file string) error {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("reading the CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	return nil
 }
 
 // apiRequest is one call. The auth key goes into the query string unless noAuth

@@ -120,6 +120,7 @@ func fetchMemberStatus(ctx context.Context, client *Client, httpAddr string) mem
 	ctx, cancel := context.WithTimeout(ctx, memberQueryTimeout)
 	defer cancel()
 	member := newClient(memberURL(client.base, httpAddr), client.authKey)
+	member.http = client.http // the same CA
 	body, err := member.Do(ctx, apiRequest{path: clusterAPI + "status"})
 	if err != nil {
 		return memberView{err: err}

@@ -6,15 +6,17 @@ import (
 
 func newConfigureCmd(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "configure [--host HOST|URL] [--port PORT] [--auth-key KEY | --no-auth-key]",
+		Use:   "configure [--host HOST|URL] [--port PORT] [--auth-key KEY | --no-auth-key] [--ca-file CA.pem]",
 		Short: "Store the server's address and auth key in ~/.coal-mine.ini",
 		Long: `Store connection settings for later commands in ~/.coal-mine.ini (or the file named
-by --config or $COAL_MINE_CONFIG), section [coal-mine], keys host, port and auth-key.
+by --config or $COAL_MINE_CONFIG), section [coal-mine], keys host, port, auth-key and
+ca-file (the CA an https:// server's certificate is checked against; --ca-file ''
+removes it).
 The file is the original cmcli's, in the same format; it is made readable by its
 owner only, because the auth key is stored in clear. Settings not given are kept;
 --port 0 removes the stored port; --no-auth-key removes the stored key.`,
 		Example: `  cmcli configure --host cm.example.com --port 8080 --auth-key s3cret
-  cmcli configure --host https://cm.example.com --port 8443
+  cmcli configure --host https://cm.example.com --port 8443 --ca-file /etc/coal-mine/ca.pem
   cmcli configure --no-auth-key`,
 		GroupID: groupOther,
 		Args:    cobra.NoArgs,
@@ -37,6 +39,9 @@ owner only, because the auth key is stored in clear. Settings not given are kept
 				change.AuthKey = &a.flags.authKey
 			}
 			change.NoAuthKey = a.flags.noAuthKey
+			if flags.Changed("ca-file") {
+				change.CAFile = &a.flags.caFile
+			}
 			path, err := a.configPath()
 			if err != nil {
 				return err

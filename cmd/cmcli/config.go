@@ -26,6 +26,9 @@ type Config struct {
 	Host    string
 	Port    int
 	AuthKey string
+	// CAFile is the CA that the server's HTTPS certificate is checked against (a
+	// self-signed one); empty: the system's CAs.
+	CAFile string
 }
 
 // configPath chooses the configuration file: an explicit --config, then
@@ -94,6 +97,7 @@ func configFromFile(file *ini.File, path string) (Config, error) {
 		cfg.Port = port
 	}
 	cfg.AuthKey = section.Key("auth-key").String()
+	cfg.CAFile = section.Key("ca-file").String()
 	return cfg, nil
 }
 
@@ -103,6 +107,7 @@ type ConfigChange struct {
 	Port      *int // 0 removes the stored port
 	AuthKey   *string
 	NoAuthKey bool
+	CAFile    *string // "" removes the stored one
 }
 
 // SaveConfig applies change to the file at path, keeping any other sections and keys,
@@ -134,6 +139,13 @@ func SaveConfig(path string, change ConfigChange) (Config, error) {
 		section.DeleteKey("auth-key")
 	case change.AuthKey != nil:
 		section.Key("auth-key").SetValue(*change.AuthKey)
+	}
+	if change.CAFile != nil {
+		if *change.CAFile == "" {
+			section.DeleteKey("ca-file")
+		} else {
+			section.Key("ca-file").SetValue(*change.CAFile)
+		}
 	}
 	if err := writeConfigFile(path, file); err != nil {
 		return Config{}, err

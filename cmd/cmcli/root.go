@@ -32,6 +32,7 @@ type globalFlags struct {
 	port       int
 	authKey    string
 	noAuthKey  bool
+	caFile     string
 	json       bool
 	human      bool
 	timeout    time.Duration
@@ -93,6 +94,7 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.IntVar(&a.flags.port, "port", 0, "server port (default from the configuration, else the scheme's: 80 or 443)")
 	pf.StringVar(&a.flags.authKey, "auth-key", "", "authentication key (default from the configuration)")
 	pf.BoolVar(&a.flags.noAuthKey, "no-auth-key", false, "send no authentication key, even if one is configured")
+	pf.StringVar(&a.flags.caFile, "ca-file", "", "CA (PEM) to check an https:// server's certificate against (default from the configuration, else the system's)")
 	pf.BoolVar(&a.flags.json, "json", false, "print the server's JSON response (the default when stdout is not a terminal)")
 	pf.BoolVar(&a.flags.human, "human", false, "print the readable view even when stdout is not a terminal")
 	pf.DurationVar(&a.flags.timeout, "timeout", 30*time.Second, "give up on a request after this long")
@@ -177,7 +179,16 @@ func (a *app) connection(cmd *cobra.Command) (*Client, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return newClient(base, cfg.AuthKey), nil
+	if flags.Changed("ca-file") {
+		cfg.CAFile = a.flags.caFile
+	}
+	client := newClient(base, cfg.AuthKey)
+	if cfg.CAFile != "" {
+		if err := client.trustCA(cfg.CAFile); err != nil {
+			return nil, err
+		}
+	}
+	return client, nil
 }
 
 // requestContext bounds one request by --timeout.

@@ -56,7 +56,7 @@ func startCluster(t *testing.T, bin, sinkAddr string, n int) *testCluster {
 
 // status reads a node's view of the cluster; ok is false if the node does not answer.
 func (d *daemon) status() (map[string]any, bool) {
-	client := http.Client{Timeout: 2 * time.Second}
+	client := http.Client{Timeout: 2 * time.Second, Transport: d.http().Transport}
 	resp, err := client.Get(d.base + "/coal-mine/v1/cluster/status?auth_key=" + url.QueryEscape(d.authKey))
 	if err != nil {
 		return nil, false

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"gopkg.in/ini.v1"
+
+	"github.com/coal-mine/coal-mine/cluster"
 )
 
 // configName and configDirs are the original's search path for coal-mine.ini.
@@ -25,6 +27,7 @@ type Config struct {
 	Port              int
 	Bind              string
 	AuthKey           string
+	ReadOnlyKey       string
 	DataDir           string
 	NodeID            string
 	HTTPAdvertise     string
@@ -35,6 +38,19 @@ type Config struct {
 	Join              []string
 	BootstrapExpect   int
 	DeadServerCleanup time.Duration
+
+	// ClusterKeys (base64, the first the primary) or a file of them prove this node a
+	// member; InsecureCluster lets a node without them listen beyond loopback.
+	ClusterKeys     []string
+	ClusterKeyFile  string
+	InsecureCluster bool
+	// TLS: the API's certificate and key (HTTPS); with a CA, also the node's
+	// certificate for Raft and the nodes' RPC, and, with VerifyIncoming, the CA API
+	// clients' certificates must chain to.
+	TLSCertFile    string
+	TLSKeyFile     string
+	TLSCAFile      string
+	VerifyIncoming bool
 
 	EmailSender  string
 	SMTPHost     string
@@ -87,6 +103,14 @@ func settings() []setting {
 		{"port", "WSGI_PORT", "wsgi", "port", "HTTP port", setInt(func(c *Config) *int { return &c.Port }), func(c *Config) string { return strconv.Itoa(c.Port) }},
 		{"bind", "COAL_MINE_BIND", "wsgi", "bind", "HTTP bind address (empty: all interfaces)", setString(func(c *Config) *string { return &c.Bind }), func(c *Config) string { return c.Bind }},
 		{"auth-key", "WSGI_AUTH_KEY", "wsgi", "auth_key", "key required on every API call but trigger", setString(func(c *Config) *string { return &c.AuthKey }), func(*Config) string { return "" }},
+		{"read-only-key", "COAL_MINE_READ_ONLY_KEY", "wsgi", "read_only_key", "key that may get, list and read cluster status but change nothing (needs --auth-key)", setString(func(c *Config) *string { return &c.ReadOnlyKey }), func(*Config) string { return "" }},
+		{"cluster-key", "COAL_MINE_CLUSTER_KEY", "cluster", "key", "cluster keys, base64, comma separated: the first encrypts and signs, all are accepted (make one with coal-mine keygen)", setList(func(c *Config) *[]string { return &c.ClusterKeys }), func(*Config) string { return "" }},
+		{"cluster-key-file", "COAL_MINE_CLUSTER_KEY_FILE", "cluster", "key_file", "file of cluster keys, one per line, the first the primary (for an orchestrator's secrets)", setString(func(c *Config) *string { return &c.ClusterKeyFile }), func(c *Config) string { return c.ClusterKeyFile }},
+		{"insecure-cluster", "COAL_MINE_INSECURE_CLUSTER", "cluster", "insecure", "let a node without a cluster key listen beyond loopback (a network you trust)", setBool(func(c *Config) *bool { return &c.InsecureCluster }), func(c *Config) string { return strconv.FormatBool(c.InsecureCluster) }},
+		{"tls-cert-file", "COAL_MINE_TLS_CERT_FILE", "tls", "cert_file", "serve the API over HTTPS with this certificate (PEM; reloaded on SIGHUP)", setString(func(c *Config) *string { return &c.TLSCertFile }), func(c *Config) string { return c.TLSCertFile }},
+		{"tls-key-file", "COAL_MINE_TLS_KEY_FILE", "tls", "key_file", "the key of --tls-cert-file (PEM)", setString(func(c *Config) *string { return &c.TLSKeyFile }), func(c *Config) string { return c.TLSKeyFile }},
+		{"tls-ca-file", "COAL_MINE_TLS_CA_FILE", "tls", "ca_file", "CA of the nodes' certificates: Raft and the nodes' RPC then use --tls-cert-file instead of certificates derived from the cluster key", setString(func(c *Config) *string { return &c.TLSCAFile }), func(c *Config) string { return c.TLSCAFile }},
+		{"verify-incoming", "COAL_MINE_VERIFY_INCOMING", "tls", "verify_incoming", "API clients must show a certificate signed by --tls-ca-file", setBool(func(c *Config) *bool { return &c.VerifyIncoming }), func(c *Config) string { return strconv.FormatBool(c.VerifyIncoming) }},
 		{"data-dir", "COAL_MINE_DATA_DIR", "cluster", "data_dir", "directory of the Raft log, snapshots and node id", setString(func(c *Config) *string { return &c.DataDir }), func(c *Config) string { return c.DataDir }},
 		{"node-id", "COAL_MINE_NODE_ID", "cluster", "node_id", "this node's id (default: generated once and kept in the data dir)", setString(func(c *Config) *string { return &c.NodeID }), func(c *Config) string { return c.NodeID }},
 		{"http-advertise", "COAL_MINE_HTTP_ADVERTISE", "cluster", "http_advertise", "host:port other nodes use to forward writes here (default: raft advertise host + --port)", setString(func(c *Config) *string { return &c.HTTPAdvertise }), func(c *Config) string { return c.HTTPAdvertise }},
@@ -124,7 +148,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		flagValues[s.flag] = fl.String(s.flag, s.def(&cfg), s.usage+" ["+s.env+"]")
 	}
 	fl.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: coal-mine [flags]\n       coal-mine repair-log [flags]\n\nRuns a coal-mine node. With no settings at all it is a single node on port 8080\nwith its data in ./coal-mine-data. repair-log rebuilds the Raft log of a stopped node\nthat refuses to start because its log is damaged.\n\nFlags (environment variable in brackets):\n")
+		fmt.Fprintf(os.Stderr, "Usage: coal-mine [flags]\n       coal-mine repair-log [flags]\n       coal-mine keygen\n\nRuns a coal-mine node. With no settings at all it is a single node on port 8080\nwith its data in ./coal-mine-data. repair-log rebuilds the Raft log of a stopped node\nthat refuses to start because its log is damaged. keygen prints a new cluster key.\n\nFlags (environment variable in brackets):\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -221,8 +245,54 @@ func (c *Config) validate() error {
 		return fmt.Errorf("SMTP port %d is out of range", c.SMTPPort)
 	case (c.SMTPUsername == "") != (c.SMTPPassword == ""):
 		return errors.New("SMTP username and password must be given together")
+	case c.ReadOnlyKey != "" && c.AuthKey == "":
+		return errors.New("a read-only key needs an auth key: without one, anybody may change anything")
+	case c.ReadOnlyKey != "" && c.ReadOnlyKey == c.AuthKey:
+		return errors.New("the read-only key must differ from the auth key")
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return errors.New("--tls-cert-file and --tls-key-file must be given together")
+	case c.TLSCAFile != "" && c.TLSCertFile == "":
+		return errors.New("--tls-ca-file needs this node's --tls-cert-file and --tls-key-file")
+	case c.VerifyIncoming && c.TLSCAFile == "":
+		return errors.New("--verify-incoming needs --tls-ca-file, the CA that clients' certificates are signed by")
+	case len(c.ClusterKeys) > 0 && c.ClusterKeyFile != "":
+		return errors.New("give the cluster keys either directly or in a file, not both")
+	}
+	for i, key := range c.ClusterKeys {
+		if _, err := cluster.ParseClusterKey(key); err != nil {
+			return fmt.Errorf("cluster key %d: %w", i+1, err)
+		}
 	}
 	return nil
+}
+
+// clusterKeys returns the cluster keys, read from the key file if there is one.
+func (c *Config) clusterKeys() ([][]byte, error) {
+	encoded := c.ClusterKeys
+	if c.ClusterKeyFile != "" {
+		data, err := os.ReadFile(c.ClusterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the cluster key file: %w", err)
+		}
+		encoded = nil
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				encoded = append(encoded, line)
+			}
+		}
+		if len(encoded) == 0 {
+			return nil, fmt.Errorf("%s holds no cluster key", c.ClusterKeyFile)
+		}
+	}
+	keys := make([][]byte, 0, len(encoded))
+	for i, e := range encoded {
+		key, err := cluster.ParseClusterKey(e)
+		if err != nil {
+			return nil, fmt.Errorf("cluster key %d: %w", i+1, err)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
 }
 
 func setString(field func(*Config) *string) func(*Config, string) error {

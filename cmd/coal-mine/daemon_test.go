@@ -47,6 +47,14 @@ type daemon struct {
 	base    string
 	authKey string
 	log     *testkit.Buffer
+	client  *http.Client // nil: http.DefaultClient (HTTPS tests give one that trusts their CA)
+}
+
+func (d *daemon) http() *http.Client {
+	if d.client != nil {
+		return d.client
+	}
+	return http.DefaultClient
 }
 
 func (d *daemon) start() {
@@ -72,7 +80,7 @@ func (d *daemon) waitReady() {
 	d.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(d.base + "/readyz")
+		resp, err := d.http().Get(d.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -96,7 +104,7 @@ func (d *daemon) call(command string, params url.Values) (int, map[string]any) {
 	if d.authKey != "" && command != "trigger" && !params.Has("auth_key") {
 		params.Set("auth_key", d.authKey)
 	}
-	resp, err := http.Get(d.base + "/coal-mine/v1/canary/" + command + "?" + params.Encode())
+	resp, err := d.http().Get(d.base + "/coal-mine/v1/canary/" + command + "?" + params.Encode())
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -1,20 +1,41 @@
 package main
 
 import (
+	"crypto/subtle"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 )
 
-// serveDebug serves pprof on its own listener, never on the API port, so profiles are
-// reachable only where the operator chose to bind them.
-func serveDebug(addr string, logger *slog.Logger) {
-	srv := &http.Server{Addr: addr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+// serveDebug serves pprof on its own listener, never on the API port, and only on
+// loopback: profiles show what the process does, and a CPU profile or trace costs it
+// time. With an auth key, every request needs it too (?auth_key=, as the API takes it).
+func serveDebug(addr, authKey string, logger *slog.Logger) {
+	if host, _, err := net.SplitHostPort(addr); err != nil || !loopbackListener(host) {
+		logger.Error("pprof not served: --debug-addr must be a loopback address such as 127.0.0.1:6060", "addr", addr)
+		return
+	}
+	srv := &http.Server{Addr: addr, Handler: requireKey(authKey, debugHandler()), ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("serving pprof", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		logger.Error("pprof server stopped", "err", err)
 	}
+}
+
+// requireKey lets a request through only with auth_key=key (any, without a key).
+func requireKey(key string, h http.Handler) http.Handler {
+	if key == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("auth_key")), []byte(key)) != 1 {
+			http.Error(w, "401 Unauthorized: give auth_key", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // debugHandler serves the profiles, and not the command line: pprof.Cmdline answers

@@ -15,8 +15,8 @@ import (
 	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
-// TestDebugAddrServesNoSecrets: --debug-addr serves profiles, but none of its endpoints
-// shows the secrets the daemon was started with: /debug/pprof/cmdline (which showed the
+// TestDebugAddrServesNoSecrets: --debug-addr serves profiles to who gives the auth key,
+// but none of its endpoints shows the secrets the daemon was started with: /debug/pprof/cmdline (which showed the
 // auth key and the SMTP password given as flags) answers 404, and every endpoint the
 // index links to, each profile in text and in its binary form, a CPU profile and an
 // execution trace, holds neither secret.
@@ -41,7 +41,11 @@ func TestDebugAddrServesNoSecrets(t *testing.T) {
 
 	get := func(path string) (int, []byte) {
 		t.Helper()
-		resp, err := http.Get(debugBase + path)
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		resp, err := http.Get(debugBase + path + sep + "auth_key=" + authKey)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
@@ -61,6 +65,9 @@ func TestDebugAddrServesNoSecrets(t *testing.T) {
 	status, index := get("/debug/pprof/")
 	if status != http.StatusOK {
 		t.Fatalf("index: %d %s", status, index)
+	}
+	if resp, err := http.Get(debugBase + "/debug/pprof/goroutine"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a profile without the auth key: %v %v, want 401", resp.StatusCode, err)
 	}
 	paths := []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/symbol",
 		"/debug/pprof/profile?seconds=1", "/debug/pprof/trace?seconds=1"}

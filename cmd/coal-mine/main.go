@@ -28,7 +28,14 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// keygenCommand prints a new cluster key.
+const keygenCommand = "keygen"
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == keygenCommand {
+		fmt.Println(cluster.NewClusterKey())
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == repairLogCommand {
 		if err := repairLog(os.Args[2:], os.Getenv, os.Stdout); err != nil {
 			if errors.Is(err, pflag.ErrHelp) {
@@ -75,6 +82,29 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	go tuneGC(ctx, logger)
 
+	keys, err := cfg.clusterKeys()
+	if err != nil {
+		return err
+	}
+	var nodeTLS cluster.TLSFiles
+	if cfg.TLSCAFile != "" {
+		nodeTLS = cluster.TLSFiles{CAFile: cfg.TLSCAFile, CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile}
+	}
+	var certs *certReloader
+	if cfg.TLSCertFile != "" {
+		if certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return err
+		}
+	}
+	serverTLS, err := apiTLS(cfg, certs)
+	if err != nil {
+		return err
+	}
+	forwardTLS, err := leaderTLS(cfg, certs)
+	if err != nil {
+		return err
+	}
+
 	state := fsm.New()
 	node, err := cluster.New(ctx, cluster.Config{
 		NodeID:            cfg.NodeID,
@@ -89,6 +119,9 @@ func run(ctx context.Context, cfg Config) error {
 		Version:           version,
 		DeadServerCleanup: cfg.DeadServerCleanup,
 		Logger:            logger,
+		Keys:              keys,
+		TLS:               nodeTLS,
+		Insecure:          cfg.InsecureCluster,
 	}, state)
 	if err != nil {
 		return explainStartError(fmt.Errorf("start cluster node: %w", err), cfg)
@@ -111,26 +144,42 @@ func run(ctx context.Context, cfg Config) error {
 	// The deadline watcher and the dispatcher run on the leader only, in its leader loop.
 	node.AddLeaderSubsystem(alerts)
 
-	registry := newRegistry(append(alerts.Collectors(), node.Collector(), stateCollector{state: state, now: time.Now})...)
-	handler := http.NewHandler(http.Config{
-		Registry: registry,
-		AuthKey:  cfg.AuthKey,
-		Store:    state,
-		Writer:   proposer,
-		Cluster:  clusterAPI{node},
-		Logger:   logger,
-	})
-	server := http.NewServer(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)), handler)
-	listener, err := net.Listen("tcp", server.Addr)
+	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen for HTTP: %w", err)
 	}
+	warnings := settingWarnings(cfg, listener.Addr())
+	logWarnings(logger, warnings)
+	registry := newRegistry(append(alerts.Collectors(), node.Collector(), stateCollector{state: state, now: time.Now})...)
+	handler := http.NewHandler(http.Config{
+		Registry:      registry,
+		AuthKey:       cfg.AuthKey,
+		ReadOnlyKey:   cfg.ReadOnlyKey,
+		Warnings:      warnings,
+		Store:         state,
+		Writer:        proposer,
+		Cluster:       clusterAPI{node},
+		Logger:        logger,
+		ForwardClient: http.NewForwardClient(forwardTLS),
+	})
+	server := http.NewServer(listener.Addr().String(), handler)
+	server.TLSConfig = serverTLS
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- server.Serve(listener) }()
-	if cfg.DebugAddr != "" {
-		go serveDebug(cfg.DebugAddr, logger)
+	go func() {
+		if serverTLS != nil {
+			serveDone <- server.ServeTLS(listener, "", "")
+			return
+		}
+		serveDone <- server.Serve(listener)
+	}()
+	if certs != nil {
+		go reloadOnSIGHUP(ctx, certs, logger)
 	}
-	logger.Info("coal-mine started", "version", version, "http", listener.Addr().String(), "raft", cfg.RaftAddr, "data_dir", cfg.DataDir, "auth", cfg.AuthKey != "", "email", cfg.EmailSender != "")
+	if cfg.DebugAddr != "" {
+		go serveDebug(cfg.DebugAddr, cfg.AuthKey, logger)
+	}
+	logger.Info("coal-mine started", "version", version, "http", listener.Addr().String(), "https", serverTLS != nil,
+		"raft", cfg.RaftAddr, "data_dir", cfg.DataDir, "auth", cfg.AuthKey != "", "cluster_key", len(keys) > 0, "email", cfg.EmailSender != "")
 
 	select {
 	case <-ctx.Done():
@@ -195,6 +244,25 @@ func shutdown(logger *slog.Logger, server *nethttp.Server, node *cluster.Node, p
 		logger.Error("shutdown did not finish in time: exiting anyway (every acknowledged write is on disk)", "budget", exitBudget)
 		os.Exit(1)
 		return nil
+	}
+}
+
+// reloadOnSIGHUP loads the API's certificate again on every SIGHUP, until ctx ends.
+func reloadOnSIGHUP(ctx context.Context, certs *certReloader, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := certs.reload(); err != nil {
+				logger.Error("SIGHUP: the API's certificate was not reloaded: still serving the one in use", "err", err)
+				continue
+			}
+			logger.Info("SIGHUP: reloaded the API's certificate", "cert_file", certs.certFile)
+		}
 	}
 }
 
