@@ -148,7 +148,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		flagValues[s.flag] = fl.String(s.flag, s.def(&cfg), s.usage+" ["+s.env+"]")
 	}
 	fl.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: coal-mine [flags]\n       coal-mine repair-log [flags]\n       coal-mine keygen\n\nRuns a coal-mine node. With no settings at all it is a single node on port 8080\nwith its data in ./coal-mine-data. repair-log rebuilds the Raft log of a stopped node\nthat refuses to start because its log is damaged. keygen prints a new cluster key.\n\nFlags (environment variable in brackets):\n")
+		fmt.Fprintf(os.Stderr, "Usage: coal-mine [flags]\n       coal-mine repair-log [flags]\n       coal-mine keygen\n       coal-mine init-secrets --dir DIR --hosts HOST,...\n\nRuns a coal-mine node. With no settings at all it is a single node on port 8080\nwith its data in ./coal-mine-data. repair-log rebuilds the Raft log of a stopped node\nthat refuses to start because its log is damaged. keygen prints a new cluster key.\ninit-secrets writes a cluster key, a private CA and a certificate it signs into DIR,\nunless they are there (for a deployment without a PKI of its own).\n\nFlags (environment variable in brackets):\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {

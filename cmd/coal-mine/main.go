@@ -36,6 +36,13 @@ func main() {
 		fmt.Println(cluster.NewClusterKey())
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == initSecretsCommand {
+		if err := initSecrets(os.Args[2:], os.Stdout); err != nil && !errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "coal-mine:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == repairLogCommand {
 		if err := repairLog(os.Args[2:], os.Getenv, os.Stdout); err != nil {
 			if errors.Is(err, pflag.ErrHelp) {

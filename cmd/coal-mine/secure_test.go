@@ -49,7 +49,7 @@ func newTestCA(t *testing.T) *testCA {
 	}
 	cert, _ := x509.ParseCertificate(der)
 	ca := &testCA{cert: cert, key: key, pem: filepath.Join(t.TempDir(), "ca.pem")}
-	writePEM(t, ca.pem, "CERTIFICATE", der)
+	writeTestPEM(t, ca.pem, "CERTIFICATE", der)
 	return ca
 }
 
@@ -66,8 +66,8 @@ func (ca *testCA) issue(t *testing.T, dir string, serial int64) (certFile, keyFi
 	}
 	keyDER, _ := x509.MarshalECPrivateKey(key)
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile+".new", "CERTIFICATE", der)
-	writePEM(t, keyFile+".new", "EC PRIVATE KEY", keyDER)
+	writeTestPEM(t, certFile+".new", "CERTIFICATE", der)
+	writeTestPEM(t, keyFile+".new", "EC PRIVATE KEY", keyDER)
 	// Renamed into place, as a certificate renewal does.
 	for _, f := range []string{certFile, keyFile} {
 		if err := os.Rename(f+".new", f); err != nil {
@@ -77,7 +77,7 @@ func (ca *testCA) issue(t *testing.T, dir string, serial int64) (certFile, keyFi
 	return certFile, keyFile
 }
 
-func writePEM(t *testing.T, file, kind string, der []byte) {
+func writeTestPEM(t *testing.T, file, kind string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +42,21 @@ type apiClient struct {
 }
 
 func (c *apiClient) base(service string) string {
-	return "http://127.0.0.1:" + strconv.Itoa(c.ports[service])
+	if service == "mailsink" {
+		return "http://127.0.0.1:" + strconv.Itoa(c.ports[service])
+	}
+	// The nodes serve the API over HTTPS with the certificate the secrets step made.
+	return "https://127.0.0.1:" + strconv.Itoa(c.ports[service])
+}
+
+// trustCA makes the client trust the CA in pemData: the one the compose project made.
+func (c *apiClient) trustCA(pemData []byte) error {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		return errors.New("the secrets volume's ca.pem holds no certificate")
+	}
+	c.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	return nil
 }
 
 // call sends GET <path>?<params>&auth_key=... to a service and decodes the JSON answer.

@@ -72,13 +72,25 @@ func (s *suite) up(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.containers = map[string]string{}
-	for _, service := range append(slices.Clone(s.nodes), "mailsink") {
+	for _, service := range append(slices.Clone(s.nodes), "mailsink", "secrets") {
 		id, err := s.project.container(service)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.containers[service] = id
 	}
+	// The secrets step has run once a node is up: the nodes cannot start without it.
+	testkit.EventuallyEvery(t, 60*time.Second, time.Second, func() error {
+		dir := t.TempDir()
+		if _, err := docker("cp", s.containers["secrets"]+":/secrets/ca.pem", dir); err != nil {
+			return err
+		}
+		pemData, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+		if err != nil {
+			return err
+		}
+		return s.trustCA(pemData)
+	})
 	leader, _ := s.waitHealthy(t, 120*time.Second)
 	t.Logf("cluster up and healthy after %s, leader %s", since(started), leader)
 }
