@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -26,9 +28,12 @@ var ErrDamagedLog = errors.New("the raft log is damaged")
 // open but not read back. raft-wal v0.4.0 (hashicorp/raft-wal#31) sealed a segment whose
 // tail was truncated in its metadata only, never writing the segment's index block: the
 // log opened, and the first read of that segment failed, which raft answers with a panic
-// in NewRaft on every later start.
+// in NewRaft on every later start. It also checks the segment files the state lists
+// (checkSegmentFiles), and keeps the state in loaded for the checks after the open.
 type checkedMeta struct {
 	*metadb.BoltMetaDB
+	logger *hclogAdapter
+	loaded *types.PersistentState
 }
 
 func (m checkedMeta) Load(dir string) (types.PersistentState, error) {
@@ -42,6 +47,10 @@ func (m checkedMeta) Load(dir string) (types.PersistentState, error) {
 				ErrDamagedLog, filepath.Join(dir, segment.FileName(seg)))
 		}
 	}
+	if err := checkSegmentFiles(dir, state, m.logger); err != nil {
+		return state, err
+	}
+	*m.loaded = state
 	return state, nil
 }
 
@@ -81,6 +90,14 @@ type LogRepair struct {
 // It refuses to run while a node uses dataDir. A repair stopped half way is finished by
 // running it again.
 func RepairLog(dataDir string, logger *slog.Logger) (*LogRepair, error) {
+	// bbolt panics on some damaged pages; a damaged raft.db is not the log's to repair.
+	switch err := checkBoltFile(filepath.Join(dataDir, "raft.db")); {
+	case errors.Is(err, bbolt.ErrTimeout):
+		return nil, fmt.Errorf("open raft.db: %w (stop the coal-mine that uses %s first)", err, dataDir)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s cannot be read (%v), and repair-log rebuilds the raft log only: %s",
+			ErrDamagedData, filepath.Join(dataDir, "raft.db"), err, raftDBAdvice)
+	}
 	// raft.db stays locked for the whole repair: no node can start on dataDir meanwhile.
 	store, err := raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(dataDir, "raft.db"),
@@ -114,8 +131,14 @@ func RepairLog(dataDir string, logger *slog.Logger) (*LogRepair, error) {
 		return nil, fmt.Errorf("open snapshots: %w", err)
 	}
 	report := &LogRepair{}
-	if metas, err := snapshots.List(); err == nil && len(metas) > 0 {
-		report.SnapshotIndex = metas[0].Index
+	// The snapshot the node will start from, as the node's start-up checks find it: a
+	// log kept because it joins a damaged snapshot would be refused again.
+	newest, _, _, err := readableSnapshots(snapshots, filepath.Join(dataDir, snapshotsDirName))
+	if err != nil {
+		return nil, err
+	}
+	if newest != nil {
+		report.SnapshotIndex = newest.Index
 	}
 
 	salvaged, err := salvageLog(walDir, report)
@@ -163,11 +186,16 @@ func RepairLog(dataDir string, logger *slog.Logger) (*LogRepair, error) {
 // metadata lists, in order, up to the first that cannot be read or decoded. It records
 // the range listed and the problem met in report.
 func salvageLog(dir string, report *LogRepair) ([]*raft.Log, error) {
+	metaPath := filepath.Join(dir, metadb.FileName)
+	if err := checkWALMeta(dir); err != nil {
+		report.Problem = fmt.Sprintf("%s: %v; the entries were read from the segment files alone", metaPath, err)
+		return salvageWithoutMeta(dir, report)
+	}
 	meta := &metadb.BoltMetaDB{}
 	state, err := meta.Load(dir)
 	meta.Close()
 	if err != nil {
-		return nil, fmt.Errorf("read the log's metadata %s: %w", filepath.Join(dir, metadb.FileName), err)
+		return nil, fmt.Errorf("read the log's metadata %s: %w", metaPath, err)
 	}
 	if len(state.Segments) == 0 {
 		return nil, nil
@@ -217,6 +245,63 @@ func salvageLog(dir string, report *LogRepair) ([]*raft.Log, error) {
 	report.HeldLast = next - 1
 	if last := state.Segments[len(state.Segments)-1]; !last.SealTime.IsZero() {
 		report.HeldLast = max(report.HeldLast, last.MaxIndex)
+	}
+	return logs, nil
+}
+
+// salvageWithoutMeta reads the log in dir from its segment files alone, for a log whose
+// metadata is missing or damaged. Each file names its first entry and its id; raft-wal
+// starts a new segment where it truncates the log, so a segment made later (a higher id)
+// replaces the entries from its first one on; and the newest one is the tail, whose last
+// batch raft-wal's own recovery checks. Where entries are missing between two segments
+// (old ones deleted after a compaction, say), only the newer run is kept.
+func salvageWithoutMeta(dir string, report *LogRepair) ([]*raft.Log, error) {
+	filer := segment.NewFiler(dir, readOnlyVFS{})
+	files, err := filer.List() // id -> first entry
+	if err != nil {
+		return nil, fmt.Errorf("list the log's segments in %s: %w", dir, err)
+	}
+	ids := slices.Sorted(maps.Keys(files))
+	codec := &wal.BinaryCodec{}
+	var logs []*raft.Log
+	for i, id := range ids {
+		base := files[id]
+		path := filepath.Join(dir, segment.FileName(types.SegmentInfo{BaseIndex: base, ID: id}))
+		logs = slices.DeleteFunc(logs, func(l *raft.Log) bool { return l.Index >= base })
+		if n := len(logs); n > 0 && logs[n-1].Index+1 != base {
+			logs = nil
+		}
+		before := uint64(0)
+		if i == len(ids)-1 {
+			tail, err := filer.RecoverTail(types.SegmentInfo{BaseIndex: base, MinIndex: base, ID: id, Codec: wal.CodecBinaryV1, SizeLimit: uint32(wal.DefaultSegmentSize)})
+			if err != nil {
+				report.Problem += fmt.Sprintf("; %s: %v", path, err)
+				break
+			}
+			before = tail.LastIndex() + 1
+			tail.Close()
+			if before == 1 { // an empty tail
+				break
+			}
+		}
+		err := filer.DumpSegment(base, id, base-1, before, func(_ types.SegmentInfo, e types.LogEntry) (bool, error) {
+			l, err := decodeEntry(codec, e.Data)
+			if err != nil {
+				return false, fmt.Errorf("entry %d: %w", e.Index, err)
+			}
+			if l.Index != e.Index {
+				return false, fmt.Errorf("entry %d holds index %d", e.Index, l.Index)
+			}
+			logs = append(logs, l)
+			return true, nil
+		})
+		if err != nil {
+			report.Problem += fmt.Sprintf("; %s: %v", path, err)
+			break
+		}
+	}
+	if n := len(logs); n > 0 {
+		report.HeldFirst, report.HeldLast = logs[0].Index, logs[n-1].Index
 	}
 	return logs, nil
 }

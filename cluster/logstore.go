@@ -28,8 +28,10 @@ const migrateBatch = 1024
 // WAL fails to open; and with its file system, which may be writing a spare segment.
 type logStore struct {
 	*wal.WAL
-	meta *metadb.BoltMetaDB
-	fs   *segmentFS
+	meta   *metadb.BoltMetaDB
+	fs     *segmentFS
+	dir    string
+	opened types.PersistentState // the segments the metadata listed at open
 }
 
 // Close closes the WAL (and its metadata: closing that twice is harmless).
@@ -64,7 +66,12 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 	if segmentSize <= 0 {
 		segmentSize = wal.DefaultSegmentSize
 	}
-	s := &logStore{meta: &metadb.BoltMetaDB{}, fs: newSegmentFS(logger.Named("wal"), uint64(segmentSize))}
+	// raft-wal and bbolt panic on some damaged bytes in the metadata, and raft-wal makes
+	// a new, empty log when it is missing, deleting the segments: refused first.
+	if err := checkWALMeta(dir); err != nil {
+		return nil, err
+	}
+	s := &logStore{meta: &metadb.BoltMetaDB{}, fs: newSegmentFS(logger.Named("wal"), uint64(segmentSize)), dir: dir}
 	var filer types.SegmentFiler = segment.NewFiler(dir, s.fs)
 	if trash != nil {
 		filer = &trashingFiler{Filer: segment.NewFiler(dir, s.fs), dir: dir, trash: trash}
@@ -84,13 +91,23 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 		}
 	}
 	var err error
-	s.WAL, err = wal.Open(dir, wal.WithMetaStore(checkedMeta{s.meta}), wal.WithLogger(logger.Named("wal")),
-		wal.WithSegmentFiler(filer), wal.WithSegmentSize(segmentSize))
+	s.WAL, err = wal.Open(dir, wal.WithMetaStore(checkedMeta{BoltMetaDB: s.meta, logger: logger, loaded: &s.opened}),
+		wal.WithLogger(logger.Named("wal")), wal.WithSegmentFiler(filer), wal.WithSegmentSize(segmentSize))
 	if err != nil {
 		s.fs.close()
 		s.meta.Close()
-		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
+		if errors.Is(err, ErrDamagedLog) {
+			return nil, err // names the file already
+		}
+		return nil, fmt.Errorf("%w: open raft log %s: %w", ErrDamagedLog, dir, err)
 	}
+	last, err := s.LastIndex()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%w: raft log %s: last index: %w", ErrDamagedLog, dir, err)
+	}
+	// Before the first append overwrites what raft-wal's recovery dropped.
+	reportDroppedTail(dir, s.opened, last, logger)
 	return s, nil
 }
 

@@ -30,14 +30,16 @@ func resolveNodeID(dataDir, configured string) (string, error) {
 	case err == nil:
 		id := strings.TrimSpace(string(stored))
 		if err := checkNodeID(id); err != nil {
-			return "", fmt.Errorf("%s: %w", path, err)
+			return "", fmt.Errorf("%w: %s is damaged (%v): it holds the id this node is known by; write that id back into it "+
+				"(the other nodes list it: cmcli cluster status), or remove the file and start the node with --node-id <that id>",
+				ErrDamagedData, path, err)
 		}
 		if configured != "" && configured != id {
 			return "", fmt.Errorf("node id %q does not match %q stored in %s (the data directory belongs to that node)", configured, id, path)
 		}
 		return id, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("read node id: %w", err)
+		return "", fmt.Errorf("read node id %s: %w", path, err)
 	}
 
 	id := configured

@@ -53,6 +53,13 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		}
 	}()
 
+	logger := cfg.Logger.With("node", id)
+	removeStaleRestores(cfg.DataDir, logger)
+	// Everything NewRaft reads is read first (startcheck.go): it and the stores panic
+	// on some damage, and quietly start over on other.
+	if err := checkRaftDB(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	var err error
 	p.store, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(cfg.DataDir, "raft.db"),
@@ -66,7 +73,6 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		return nil, fmt.Errorf("open raft.db: %w", err)
 	}
 	hclogger := newHCLogAdapter(cfg.Logger, "raft")
-	logger := cfg.Logger.With("node", id)
 	p.trash, err = openTrash(cfg.DataDir, logger)
 	if err != nil {
 		return nil, err
@@ -82,6 +88,9 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	p.snapshots, err = newSnapshotStore(cfg.DataDir, snapshotsRetained, p.trash, logger, hclogger)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	if err := checkStartState(cfg.DataDir, p.log, p.snapshots, logger); err != nil {
+		return nil, err
 	}
 	p.hasState, err = raft.HasExistingState(p.logs, p.store, p.snapshots)
 	if err != nil {
@@ -112,7 +121,9 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		return nil, fmt.Errorf("raft config: %w", err)
 	}
 	p.applied = &appliedFSM{FSM: fsm, snapshots: p.snapshots}
-	p.raft, err = raft.NewRaft(rc, p.applied, p.logs, p.store, p.snapshots, p.transport)
+	p.raft, err = newRaftProtected(cfg.DataDir, func() (*raft.Raft, error) {
+		return raft.NewRaft(rc, p.applied, p.logs, p.store, p.snapshots, p.transport)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}

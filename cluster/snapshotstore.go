@@ -38,6 +38,12 @@ type snapshotStore struct {
 	mu      sync.Mutex
 	readers map[string]int  // snapshot id -> readers that have it open
 	skipped map[string]bool // snapshots reap left because they were open
+
+	// Set by checkSnapshots at start, then only read: the snapshot the node starts from
+	// (nil for none), the damaged ones, and those of them raft must not see.
+	usable  *raft.SnapshotMeta
+	damaged []damagedSnapshot
+	hidden  map[string]bool
 }
 
 const (
@@ -62,6 +68,11 @@ func newSnapshotStore(dataDir string, retain int, trash *trash, logger *slog.Log
 		logger:            logger,
 		readers:           map[string]int{},
 		skipped:           map[string]bool{},
+		hidden:            map[string]bool{},
+	}
+	// Before anything is reaped: a damaged snapshot must not count as one retained.
+	if err := s.checkSnapshots(); err != nil {
+		return nil, err
 	}
 	// What a stopped node left beyond retain (a snapshot that was open) goes now.
 	if err := s.reap(); err != nil {

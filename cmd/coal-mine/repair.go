@@ -32,7 +32,7 @@ func repairLog(args []string, getenv func(string) string, out io.Writer) error {
 	fmt.Fprintf(out, "the old raft log (entries %d-%d) is now %s; delete it once the node runs again\n",
 		report.HeldFirst, report.HeldLast, report.MovedTo)
 	if report.Problem != "" {
-		fmt.Fprintf(out, "reading stopped at: %s\n", report.Problem)
+		fmt.Fprintf(out, "what could not be read: %s\n", report.Problem)
 	}
 	if report.KeptLast > 0 {
 		fmt.Fprintf(out, "the new raft log holds entries %d-%d", report.KeptFirst, report.KeptLast)
@@ -43,6 +43,9 @@ func repairLog(args []string, getenv func(string) string, out io.Writer) error {
 		fmt.Fprintf(out, "; the node's newest snapshot holds the state up to entry %d", report.SnapshotIndex)
 	}
 	fmt.Fprintf(out, "\nstart the node as before: it rejoins as itself and the leader sends it what it lacks\n")
+	if report.KeptLast == 0 && report.SnapshotIndex == 0 {
+		fmt.Fprintf(out, "the node now holds no state of its own: a single node cannot start from this; move its data directory aside, start it empty and restore a backup (cmcli snapshot restore)\n")
+	}
 	return nil
 }
 
