@@ -76,6 +76,10 @@ type Config struct {
 	// just before use. Leave them nil in production.
 	TuneRaft   func(*raft.Config)
 	TuneGossip func(*memberlist.Config)
+
+	// logSegmentSize is the size of a Raft log segment; 0 is raft-wal's 64 MiB. Tests
+	// that fill a small file system make it small.
+	logSegmentSize int
 }
 
 // gossipEnabled reports whether this node runs memberlist.

@@ -32,6 +32,8 @@ type logStore struct {
 	fs     *segmentFS
 	dir    string
 	opened types.PersistentState // the segments the metadata listed at open
+	logger *hclogAdapter
+	state  storageState // the outcome of the last append (diskfull.go)
 }
 
 // Close closes the WAL (and its metadata: closing that twice is harmless).
@@ -44,8 +46,8 @@ func (s *logStore) Close() error {
 // openLogStore opens the WAL in dataDir and moves into it any entries that an older
 // version left in raft.db, so an upgrade loses no acknowledged write. Compacted
 // segments go to trash.
-func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, trash *trash, logger *hclogAdapter) (*logStore, error) {
-	s, err := openWAL(filepath.Join(dataDir, walDirName), trash, logger, 0)
+func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, trash *trash, logger *hclogAdapter, segmentSize int) (*logStore, error) {
+	s, err := openWAL(filepath.Join(dataDir, walDirName), trash, logger, segmentSize)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +73,7 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 	if err := checkWALMeta(dir); err != nil {
 		return nil, err
 	}
-	s := &logStore{meta: &metadb.BoltMetaDB{}, fs: newSegmentFS(logger.Named("wal"), uint64(segmentSize)), dir: dir}
+	s := &logStore{meta: &metadb.BoltMetaDB{}, fs: newSegmentFS(logger.Named("wal"), uint64(segmentSize)), dir: dir, logger: logger}
 	var filer types.SegmentFiler = segment.NewFiler(dir, s.fs)
 	if trash != nil {
 		filer = &trashingFiler{Filer: segment.NewFiler(dir, s.fs), dir: dir, trash: trash}

@@ -77,7 +77,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err != nil {
 		return nil, err
 	}
-	p.log, err = openLogStore(cfg.DataDir, p.store, p.trash, hclogger)
+	p.log, err = openLogStore(cfg.DataDir, p.store, p.trash, hclogger, cfg.logSegmentSize)
 	if err != nil {
 		return nil, err
 	}

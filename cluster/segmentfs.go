@@ -46,6 +46,14 @@ type segmentFS struct {
 	fromSpare atomic.Int64 // segments made from a spare, for the logs and tests
 	stop      chan struct{}
 	done      sync.WaitGroup
+
+	// For nextSegmentReady: the segment being appended to, whether a spare is ready,
+	// and why the last attempt to write one failed (nil after a success).
+	tail       atomic.Pointer[segmentFile]
+	spareReady atomic.Bool
+	spareMu    sync.Mutex
+	spareErr   error
+	spareErrAt time.Time
 }
 
 const (
@@ -82,6 +90,7 @@ func (s *segmentFS) close() {
 func (s *segmentFS) removeSpares(dir string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.spareReady.Store(false)
 	for _, name := range []string{spareName, spareTempName} {
 		err := os.Remove(filepath.Join(dir, name))
 		switch {
@@ -146,6 +155,7 @@ func (s *segmentFS) takeSpare(dir, name string, size uint64) (types.WritableFile
 		return nil, fmt.Errorf("spare of %d bytes for segments of %d: %w", info.Size(), size, os.ErrNotExist)
 	}
 	path := filepath.Join(dir, name)
+	s.spareReady.Store(false)
 	// raft-wal's Create must fail if the segment exists.
 	if err := renameNoReplace(spare, path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -169,10 +179,46 @@ func (s *segmentFS) prepareSpare(dir string) {
 	go func() {
 		defer s.done.Done()
 		defer s.preparing.Store(false)
-		if err := s.writeSpare(dir); err != nil && !errors.Is(err, errSegmentFSClosed) {
-			s.logger.Warn("cannot prepare a spare log segment: the next segment is created when it is needed", "dir", dir, "error", err)
+		err := s.writeSpare(dir)
+		if errors.Is(err, errSegmentFSClosed) {
+			return
+		}
+		s.spareMu.Lock()
+		first := err != nil && s.spareErr == nil
+		s.spareErr, s.spareErrAt = err, time.Now()
+		s.spareMu.Unlock()
+		if first {
+			s.logger.Warn("cannot prepare the next log segment: appends stop before this one is full, until one can be written",
+				"dir", dir, "error", err)
 		}
 	}()
+}
+
+// spareRetry is how often nextSegmentReady tries again to write a spare that failed.
+const spareRetry = time.Second
+
+// nextSegmentReady returns an error when the segment being appended to is past its
+// middle and the next one cannot be made: no spare is ready or being written, and the
+// last attempt to write one failed (then it starts another, at most every spareRetry).
+// raft-wal seals a full segment and then makes the next; when it cannot make it (a full
+// disk: it preallocates 64 MiB), it refuses every later append until it is reopened, and
+// a node stayed leaderless until restarted. Refusing appends early instead keeps the log
+// whole and lets them resume as soon as a spare can be written.
+func (s *segmentFS) nextSegmentReady() error {
+	t := s.tail.Load()
+	if t == nil || !t.asked.Load() || s.spareReady.Load() || s.preparing.Load() {
+		return nil
+	}
+	s.spareMu.Lock()
+	err, at := s.spareErr, s.spareErrAt
+	s.spareMu.Unlock()
+	if err == nil || time.Since(at) >= spareRetry {
+		s.prepareSpare(t.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("prepare the next log segment: %w", err)
+	}
+	return nil
 }
 
 var errSegmentFSClosed = errors.New("log closed")
@@ -182,6 +228,7 @@ func (s *segmentFS) writeSpare(dir string) error {
 	size := s.size
 	spare := filepath.Join(dir, spareName)
 	if info, err := os.Stat(spare); err == nil && uint64(info.Size()) == size {
+		s.spareReady.Store(true)
 		return nil // one is ready
 	}
 	tmp := filepath.Join(dir, spareTempName)
@@ -204,7 +251,7 @@ func (s *segmentFS) writeSpare(dir string) error {
 	for written := uint64(0); written < size; {
 		n := min(uint64(len(zeros)), size-written)
 		if _, err := f.Write(zeros[:n]); err != nil {
-			return fmt.Errorf("write %s: %w", tmp, err)
+			return err // names the file
 		}
 		written += n
 		flush.Wrote(int(n))
@@ -225,6 +272,9 @@ func (s *segmentFS) writeSpare(dir string) error {
 	ok = true
 	s.mu.Lock()
 	err = os.Rename(tmp, spare)
+	if err == nil {
+		s.spareReady.Store(true)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		os.Remove(tmp)
@@ -235,10 +285,12 @@ func (s *segmentFS) writeSpare(dir string) error {
 	return nil
 }
 
-// newFile wraps f, a segment in dir; isNew says its directory entry may not be durable.
+// newFile wraps f, a segment in dir opened for appending, which makes it the tail;
+// isNew says its directory entry may not be durable.
 func (s *segmentFS) newFile(f *os.File, dir string, isNew bool) *segmentFile {
 	sf := &segmentFile{File: f, fs: s, dir: dir}
 	sf.dirSynced.Store(!isNew)
+	s.tail.Store(sf)
 	return sf
 }
 

@@ -90,6 +90,25 @@ func (s *server) operatorError(op string, err error) (reply, error) {
 	return errorReply(http.StatusBadRequest, op+": "+err.Error()), nil
 }
 
+// storageHealth is a cluster whose node can say why it cannot write its Raft log (a full
+// disk).
+type storageHealth interface {
+	StorageError() error
+}
+
+// unavailableWhy is msg, or, when this node cannot write its log, why not: its writes
+// fail for that reason, and "no leader" would send the operator after an election.
+func (s *server) unavailableWhy(msg string) string {
+	h, ok := s.cluster.(storageHealth)
+	if !ok {
+		return msg
+	}
+	if err := h.StorageError(); err != nil {
+		return err.Error() + "; this node serves reads and takes writes again as soon as it can write its log"
+	}
+	return msg
+}
+
 // backup streams a consistent backup of the whole state from this node.
 func (s *server) backup(c *gin.Context, p *params) {
 	if err := p.allow(); err != nil {

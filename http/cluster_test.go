@@ -178,3 +178,33 @@ func TestSnapshotRestoreStalledUpload(t *testing.T) {
 		})
 	}
 }
+
+// TestWritesOnAFullDiskSayWhy: a node that cannot write its Raft log answers writes 503
+// with why (the disk, named, is full), not "no leader", and goes on answering reads.
+func TestWritesOnAFullDiskSayWhy(t *testing.T) {
+	full := errors.New("disk full: the raft log in /var/lib/coal-mine/raft-wal cannot be written: no space left on device (ENOSPC)")
+	tests := []struct {
+		name    string
+		setup   func(n *node)
+		diskErr error
+		want    string
+	}{
+		{"no leader, disk full", func(n *node) { n.cluster.setLeader(false, "") }, full, full.Error()},
+		{"commits fail, disk full", func(n *node) { n.proposer.failWith = errors.New("store raft log entries: ENOSPC") }, full, full.Error()},
+		{"no leader, disk fine", func(n *node) { n.cluster.setLeader(false, "") }, nil, "no leader: the cluster is electing one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newNode(t, nil, withElectionWait(60*time.Millisecond))
+			id := n.mustCreate(t, "name=kept&periodicity=60")
+			tt.setup(n)
+			n.cluster.storageErr = tt.diskErr
+			r := n.get(t, canaryPrefix+"trigger?id="+id)
+			expectStatus(t, r, http.StatusServiceUnavailable)
+			if !strings.HasPrefix(r.str("error"), tt.want) || r.header.Get("Retry-After") == "" {
+				t.Errorf("503 answer: %v %s, want an error starting %q", r.header, r.raw, tt.want)
+			}
+			expectStatus(t, n.get(t, canaryPrefix+"get?id="+id), http.StatusOK)
+		})
+	}
+}

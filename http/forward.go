@@ -61,7 +61,7 @@ func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Dur
 			}
 			if !errors.Is(err, propose.ErrNotLeader) {
 				s.log.Error("commit failed", "endpoint", endpointLabel(c), "error", err)
-				s.unavailable(c, "the change could not be committed in time; it may still be applied: retry")
+				s.unavailable(c, s.unavailableWhy("the change could not be committed in time; it may still be applied: retry"))
 				return
 			}
 		case !forwarded && relayed != nil && s.cluster.LeaderHTTPAddr() != "":
@@ -96,7 +96,7 @@ func (s *server) onLeaderFor(c *gin.Context, body *requestBody, timeout time.Dur
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 || ctx.Err() != nil {
-			s.unavailable(c, "no leader: the cluster is electing one, retry shortly")
+			s.unavailable(c, s.unavailableWhy("no leader: the cluster is electing one, retry shortly"))
 			return
 		}
 		s.awaitLeader(ctx, min(pause, remaining), remaining)

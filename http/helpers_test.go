@@ -112,6 +112,13 @@ type fakeCluster struct {
 	backupErr          error
 	backupErrAfter     bool // write the backup, then fail
 	restored           []byte
+	storageErr         error // what StorageError says
+}
+
+func (c *fakeCluster) StorageError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.storageErr
 }
 
 func (c *fakeCluster) IsLeader() bool {
