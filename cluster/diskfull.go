@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
 )
 
 // ErrDiskFull is what StorageError wraps while the node cannot write its Raft log
@@ -50,8 +51,13 @@ func (s *logStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{
 // explain names the log and the disk in an append's error: ErrDiskFull when the file
 // system is full.
 func (s *logStore) explain(err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return fmt.Errorf("%w: the raft log in %s cannot be written: %w (ENOSPC)", ErrDiskFull, s.dir, err)
+	case errors.Is(err, wal.ErrSealed):
+		// nextSegmentReady makes this rare: raft-wal could not make its next segment
+		// anyway (a "rotate error" is logged) and takes no append until reopened.
+		return fmt.Errorf("the raft log in %s could not start its next segment (see the rotate error logged before): restart the node once the cause is fixed: %w", s.dir, err)
 	}
 	return fmt.Errorf("the raft log in %s cannot be written: %w", s.dir, err)
 }
@@ -67,11 +73,14 @@ func (s *logStore) noteAppend(err error) {
 		s.state.err = nil
 	}
 	s.state.mu.Unlock()
-	switch {
-	case err != nil && was == nil && s.logger != nil:
-		s.logger.Error("the raft log refuses appends: this node takes no writes until it can append again; reads go on", "error", s.explain(err))
-	case err == nil && was != nil && s.logger != nil:
-		s.logger.Info("the raft log takes appends again", "was", was)
+	if s.logger == nil {
+		return
+	}
+	switch logger := s.logger.logger; {
+	case err != nil && was == nil:
+		logger.Error("the raft log refuses appends: this node takes no writes until it can append again; reads go on", "error", s.explain(err))
+	case err == nil && was != nil:
+		logger.Info("the raft log takes appends again", "was", was)
 	}
 }
 

@@ -34,6 +34,7 @@ type checkedMeta struct {
 	*metadb.BoltMetaDB
 	logger *hclogAdapter
 	loaded *types.PersistentState
+	tail   **tailScan
 }
 
 func (m checkedMeta) Load(dir string) (types.PersistentState, error) {
@@ -47,10 +48,11 @@ func (m checkedMeta) Load(dir string) (types.PersistentState, error) {
 				ErrDamagedLog, filepath.Join(dir, segment.FileName(seg)))
 		}
 	}
-	if err := checkSegmentFiles(dir, state, m.logger); err != nil {
+	tail, err := checkSegmentFiles(dir, state, m.logger)
+	if err != nil {
 		return state, err
 	}
-	*m.loaded = state
+	*m.loaded, *m.tail = state, tail
 	return state, nil
 }
 

@@ -32,6 +32,7 @@ type logStore struct {
 	fs     *segmentFS
 	dir    string
 	opened types.PersistentState // the segments the metadata listed at open
+	tail   *tailScan             // the frames of the tail segment at open
 	logger *hclogAdapter
 	state  storageState // the outcome of the last append (diskfull.go)
 }
@@ -93,7 +94,7 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 		}
 	}
 	var err error
-	s.WAL, err = wal.Open(dir, wal.WithMetaStore(checkedMeta{BoltMetaDB: s.meta, logger: logger, loaded: &s.opened}),
+	s.WAL, err = wal.Open(dir, wal.WithMetaStore(checkedMeta{BoltMetaDB: s.meta, logger: logger, loaded: &s.opened, tail: &s.tail}),
 		wal.WithLogger(logger.Named("wal")), wal.WithSegmentFiler(filer), wal.WithSegmentSize(segmentSize))
 	if err != nil {
 		s.fs.close()
@@ -109,7 +110,7 @@ func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*
 		return nil, fmt.Errorf("%w: raft log %s: last index: %w", ErrDamagedLog, dir, err)
 	}
 	// Before the first append overwrites what raft-wal's recovery dropped.
-	reportDroppedTail(dir, s.opened, last, logger)
+	reportDroppedTail(dir, s.opened, s.tail, last, logger)
 	return s, nil
 }
 

@@ -148,7 +148,13 @@ func checkWALMeta(dir string) error {
 // missing or short lost entries. The one exception is the tail right after it was made:
 // raft-wal commits a new segment to its metadata before it creates the file, and a crash
 // in between leaves no file, or an empty one if it came before the preallocation.
-func checkSegmentFiles(dir string, state types.PersistentState, logger *hclogAdapter) error {
+//
+// It returns the frames of the unsealed tail (nil for none) for reportDroppedTail. A
+// tail that holds an index frame was sealed on disk, but raft-wal did not record it in
+// its metadata (a full disk, or a crash, between the two): raft-wal would open it and
+// refuse every append ("segment is sealed"), at every start.
+func checkSegmentFiles(dir string, state types.PersistentState, logger *hclogAdapter) (*tailScan, error) {
+	var scan *tailScan
 	for i, seg := range state.Segments {
 		path := filepath.Join(dir, segment.FileName(seg))
 		tail := i == len(state.Segments)-1 && seg.SealTime.IsZero()
@@ -158,13 +164,21 @@ func checkSegmentFiles(dir string, state types.PersistentState, logger *hclogAda
 			logger.Warn("the raft log's last segment is missing or empty: it is created anew; it held no entry if the node stopped just after creating it, otherwise the entries it held from here on are lost",
 				"file", path, "first_entry", seg.BaseIndex)
 		case err != nil:
-			return fmt.Errorf("%w: segment %s, which holds entries from %d on, cannot be read: %v", ErrDamagedLog, path, seg.BaseIndex, err)
+			return nil, fmt.Errorf("%w: segment %s, which holds entries from %d on, cannot be read: %v", ErrDamagedLog, path, seg.BaseIndex, err)
 		case uint64(info.Size()) < uint64(seg.SizeLimit):
-			return fmt.Errorf("%w: segment %s, which holds entries from %d on, is %d bytes where its segments are written %d: it was cut short",
+			return nil, fmt.Errorf("%w: segment %s, which holds entries from %d on, is %d bytes where its segments are written %d: it was cut short",
 				ErrDamagedLog, path, seg.BaseIndex, info.Size(), seg.SizeLimit)
+		case tail:
+			if scan, err = scanTail(path); err != nil {
+				return nil, fmt.Errorf("%w: segment %s cannot be read: %v", ErrDamagedLog, path, err)
+			}
+			if scan.indexAt >= 0 {
+				return nil, fmt.Errorf("%w: segment %s was sealed (it ends in an index, at offset %d) but the log's metadata does not say so: raft-wal would refuse every append",
+					ErrDamagedLog, path, scan.indexAt)
+			}
 		}
 	}
-	return nil
+	return scan, nil
 }
 
 // Frame layout of a raft-wal segment (raft-wal segment/format.go): a 32-byte file
@@ -190,6 +204,7 @@ type tailScan struct {
 	commits    []walCommit
 	unfinished int   // entry frames after the last commit frame
 	junkAt     int64 // offset of a damaged frame header where reading stopped, or -1
+	indexAt    int64 // offset of an index frame (the segment was sealed), or -1
 }
 
 // walCommit is a commit frame: how many entries the segment held with it, and the
@@ -227,7 +242,7 @@ func scanTail(path string) (*tailScan, error) {
 		return nil, err
 	}
 	defer f.Close()
-	scan := &tailScan{junkAt: -1}
+	scan := &tailScan{junkAt: -1, indexAt: -1}
 	r := bufio.NewReaderSize(f, 1<<16)
 	if _, err := r.Discard(walFileHeaderLen); err != nil {
 		return scan, nil // no header: an empty tail
@@ -252,6 +267,8 @@ func scanTail(path string) (*tailScan, error) {
 			scan.commits = append(scan.commits, walCommit{entries: len(scan.entries), end: offset + walFrameHeaderLen})
 		case walFrameEntry:
 			scan.entries = append(scan.entries, walFrame{offset: offset, length: length})
+		case walFrameIndex:
+			scan.indexAt = offset
 		}
 		size := int64(length) + int64((walFrameHeaderLen-length%walFrameHeaderLen)%walFrameHeaderLen)
 		if _, err := r.Discard(int(size)); err != nil {
@@ -272,19 +289,12 @@ func scanTail(path string) (*tailScan, error) {
 // again), so the node starts, and the log says exactly what went. Bytes left after the
 // end of the log by an earlier torn write are reported the same way until new entries
 // overwrite them.
-func reportDroppedTail(dir string, state types.PersistentState, lastIndex uint64, logger *hclogAdapter) {
-	if len(state.Segments) == 0 {
-		return
+func reportDroppedTail(dir string, state types.PersistentState, scan *tailScan, lastIndex uint64, logger *hclogAdapter) {
+	if len(state.Segments) == 0 || scan == nil {
+		return // no tail, or a missing one, which checkSegmentFiles reported
 	}
 	seg := state.Segments[len(state.Segments)-1]
-	if !seg.SealTime.IsZero() {
-		return
-	}
 	path := filepath.Join(dir, segment.FileName(seg))
-	scan, err := scanTail(path)
-	if err != nil {
-		return // a missing tail was reported by checkSegmentFiles
-	}
 	kept := 0
 	if lastIndex >= seg.BaseIndex {
 		kept = int(lastIndex - seg.BaseIndex + 1)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
+	"go.etcd.io/bbolt"
 )
 
 // compactedDataDir leaves in dir the data directory of a stopped single node whose log
@@ -290,4 +294,59 @@ func TestRepairLogWithoutItsMetadata(t *testing.T) {
 			t.Fatalf("k%d is lost", i)
 		}
 	}
+}
+
+// TestSealedTailNotInMetadata: a segment sealed on disk whose sealing the metadata never
+// recorded (a full disk or a crash in between) made raft-wal refuse every append
+// ("segment is sealed"), at every start. It is refused when the log is opened, and
+// repair-log rebuilds the log with every entry.
+func TestSealedTailNotInMetadata(t *testing.T) {
+	dataDir := t.TempDir()
+	dir := filepath.Join(dataDir, walDirName)
+	w := openSmallWAL(t, dir)
+	storeEntries(t, w, 1, 400, 1) // several segments of 64 KiB
+	w.Close()
+
+	// Forget the tail and the sealing of the segment before it.
+	db, err := bbolt.Open(filepath.Join(dir, metadb.FileName), 0o644, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastKept uint64
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(metadb.MetaBucket))
+		var state types.PersistentState
+		if err := json.Unmarshal(b.Get([]byte(metadb.MetaKey)), &state); err != nil {
+			return err
+		}
+		n := len(state.Segments)
+		tail := state.Segments[n-1]
+		if err := os.Remove(filepath.Join(dir, segment.FileName(tail))); err != nil {
+			return err
+		}
+		state.Segments = state.Segments[:n-1]
+		sealed := &state.Segments[n-2]
+		lastKept = sealed.MaxIndex
+		sealed.SealTime, sealed.IndexStart, sealed.MaxIndex = time.Time{}, 0, 0
+		raw, err := json.Marshal(state)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(metadb.MetaKey), raw)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := openWAL(dir, nil, newHCLogAdapter(newTestLogger(t), "wal"), smallSegment); !errors.Is(err, ErrDamagedLog) || !strings.Contains(err.Error(), "was sealed") {
+		t.Fatalf("opening the log: %v, want ErrDamagedLog saying the segment was sealed", err)
+	}
+	if _, err := RepairLog(dataDir, newTestLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	w = openSmallWAL(t, dir)
+	defer w.Close()
+	checkEntries(t, w, 1, lastKept)
+	storeEntries(t, w, lastKept+1, lastKept+20, 2)
 }
