@@ -74,6 +74,15 @@ func (d *daemon) launch() {
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
+	// A process the test has not stopped is killed when it ends: left running, it would
+	// go on taking CPU and ports from every later test and step.
+	cmd := d.cmd
+	d.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
 }
 
 func (d *daemon) waitReady() {

@@ -26,7 +26,8 @@
 # BENCH_LATE_CANARIES (10000), BENCH_LATE_RATE (2000), ETCD (etcd binary; default: etcd
 # on PATH, none skips etcd), BENCH_OUT (keep the JSON reports and logs in this directory;
 # default: a temporary directory, removed at exit), BENCH_PERF=1 (with BENCH_OUT: record
-# a CPU profile of the leader with perf during leader-32; durations in seconds, "20s").
+# a CPU profile of the leader with perf during leader-32; durations in seconds, "20s"),
+# BENCH_CLUSTER_KEY=1 (the nodes share a cluster key: encrypted gossip, Raft over TLS).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -80,11 +81,19 @@ pids+=($!)
 
 # --- coal-mine: three nodes on loopback ---------------------------------------------
 : >"$work/empty.ini" # an explicit, empty config: no /etc/coal-mine.ini is read
+# BENCH_CLUSTER_KEY=1: the nodes share a cluster key, so gossip is encrypted and Raft
+# and the nodes' RPC run over mutual TLS, as a secured cluster's do.
+cluster_key=
+if [ "${BENCH_CLUSTER_KEY:-0}" = 1 ]; then
+  cluster_key=$("$bin/coal-mine" keygen)
+  say "nodes share a cluster key: gossip encrypted, Raft over TLS"
+fi
 join=127.0.0.1:${port[2]},127.0.0.1:${port[5]},127.0.0.1:${port[8]}
 nodes=() ready=() node_pids=()
 start_node() { # index 0..2; (re)starts that node on its data directory
   local i=$1 http=${port[$((3 * $1))]} raft=${port[$((3 * $1 + 1))]} gossip=${port[$((3 * $1 + 2))]}
   "${daemon_env[@]}" EMAIL_SENDER=bench@coal-mine.invalid SMTP_HOST=127.0.0.1 SMTP_PORT="$smtp_port" \
+    ${cluster_key:+COAL_MINE_CLUSTER_KEY=$cluster_key} \
     "$bin/coal-mine" --config "$work/empty.ini" --bind 127.0.0.1 --port "$http" \
     --data-dir "$work/node$((i + 1))" --node-id "node$((i + 1))" \
     --raft-addr "127.0.0.1:$raft" --gossip-addr "127.0.0.1:$gossip" --join "$join" \
