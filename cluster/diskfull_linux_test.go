@@ -64,17 +64,20 @@ func fillFileSystem(t *testing.T, dir string) (free func()) {
 	}
 }
 
-// applyUntilRefused applies 2 KB writes to whichever node of nodes leads until node
-// reports that it cannot write its log, and returns the last write's error if it was
-// the one refused.
-func applyUntilRefused(t *testing.T, node *Node, leader func() *Node) error {
+// applyUntilRefused applies 2 KB writes through node until it reports that it cannot
+// write its log, and returns the last write's error. Before each write, lead (if given)
+// makes node the leader again should an election have moved leadership.
+func applyUntilRefused(t *testing.T, node *Node, lead func()) error {
 	t.Helper()
 	value := strings.Repeat("x", 2000)
 	var last error
 	testkit.Eventually(t, 20*time.Second, func() error {
 		for i := 0; i < 200 && node.StorageError() == nil; i++ {
+			if lead != nil {
+				lead()
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, last = leader().Apply(ctx, setCmd(fmt.Sprintf("fill-%d", i), value))
+			_, last = node.Apply(ctx, setCmd(fmt.Sprintf("fill-%d", i), value))
 			cancel()
 		}
 		if node.StorageError() == nil {
@@ -99,7 +102,7 @@ func TestFullDiskSingleNode(t *testing.T) {
 	apply(t, n, "before", "v")
 
 	free := fillFileSystem(t, mount)
-	err := applyUntilRefused(t, n, func() *Node { return n })
+	err := applyUntilRefused(t, n, nil)
 	storageErr := n.StorageError()
 	for _, e := range []error{err, storageErr} {
 		if !errors.Is(e, ErrDiskFull) || !strings.Contains(e.Error(), cfg.DataDir) || !strings.Contains(e.Error(), "ENOSPC") {
@@ -127,6 +130,11 @@ func TestFullDiskSingleNode(t *testing.T) {
 // TestFullDiskOnTheLeader: in a three-node cluster, the leader's disk fills up. The
 // cluster goes on taking writes (another node leads), the full node says why it does
 // not, and once space is freed it catches up by itself.
+//
+// Writes go through the full node only while it leads: a follower that starts to
+// refuse appends while the leader streams entries to it at full speed can meet
+// hashicorp/raft's pipeline deadlock (the leader's replication to it, and its Shutdown,
+// block in netPipeline.AppendEntries for good), which is not this test's subject.
 func TestFullDiskOnTheLeader(t *testing.T) {
 	mount := smallFileSystem(t, 8<<20)
 	c := newTestCluster(t, 3, func(cfg *Config) {
@@ -136,41 +144,41 @@ func TestFullDiskOnTheLeader(t *testing.T) {
 		}
 	})
 	full := c.nodes[0]
-	leader := c.waitLeader(formTimeout)
-	if leader != full {
-		if err := leader.node.TransferLeadership(ctxTimeout(t, 10*time.Second), full.id); err != nil {
-			t.Fatal(err)
+	lead := func() {
+		leader := c.waitLeader(formTimeout)
+		if leader == full {
+			return
 		}
-		c.waitLeader(formTimeout)
+		if err := leader.node.TransferLeadership(ctxTimeout(t, 10*time.Second), full.id); err != nil {
+			t.Logf("transfer leadership to %s: %v", full.id, err)
+		}
 	}
+	lead()
 
 	free := fillFileSystem(t, mount)
-	currentLeader := func() *Node {
-		for _, tn := range c.nodes {
-			if tn.node.IsLeader() {
-				return tn.node
-			}
-		}
-		return full.node
-	}
-	applyUntilRefused(t, full.node, currentLeader)
+	applyUntilRefused(t, full.node, lead)
 	if err := full.node.StorageError(); !errors.Is(err, ErrDiskFull) {
 		t.Fatalf("StorageError %v, want ErrDiskFull", err)
 	}
 	others := c.nodes[1:]
 	testkit.Eventually(t, 20*time.Second, func() error {
-		l := currentLeader()
-		if l == full.node {
-			return errors.New("the full node still leads")
+		var leader *Node
+		for _, tn := range others {
+			if tn.node.IsLeader() {
+				leader = tn.node
+			}
+		}
+		if leader == nil {
+			return errors.New("no other node leads")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err := l.Apply(ctx, setCmd("while-full", "v"))
+		_, err := leader.Apply(ctx, setCmd("while-full", "v"))
 		return err
 	})
 	waitValue(t, syncTimeout, "while-full", "v", others...)
 
 	free()
-	waitValue(t, 30*time.Second, "while-full", "v", full)
+	waitValue(t, time.Minute, "while-full", "v", full)
 	testkit.Eventually(t, 10*time.Second, func() error { return full.node.StorageError() })
 }
