@@ -22,8 +22,8 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 	t.Parallel()
 	c := newTestCluster(t, 3, nil)
 	leader := c.waitLeader(formTimeout)
-	apply(t, leader.node, "kept", "from-backup")
-	apply(t, leader.node, "changed", "old")
+	c.write("kept", "from-backup")
+	c.write("changed", "old")
 	waitValue(t, syncTimeout, "changed", "old", c.nodes...)
 
 	// Back up from a follower: its applied state is all it needs.
@@ -33,8 +33,8 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 		t.Fatalf("backup: %v", err)
 	}
 
-	apply(t, leader.node, "changed", "new")
-	apply(t, leader.node, "added", "after-backup")
+	c.write("changed", "new")
+	c.write("added", "after-backup")
 	waitValue(t, syncTimeout, "added", "after-backup", c.nodes...)
 
 	if err := follower.node.Restore(ctxTimeout(t, 5*time.Second), bytes.NewReader(backup.Bytes())); !errors.Is(err, ErrNotLeader) {
@@ -56,7 +56,7 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 		if err := leader.node.Restore(ctxTimeout(t, 5*time.Second), bytes.NewReader(bad)); !errors.Is(err, ErrBadBackup) {
 			t.Errorf("restore of %s: %v, want ErrBadBackup", name, err)
 		}
-		apply(t, leader.node, "after-refusal", name)
+		c.write("after-refusal", name)
 		waitValue(t, syncTimeout, "after-refusal", name, c.nodes...)
 	}
 	if got, _ := leader.fsm.get("added"); got != "after-backup" || !leader.node.IsLeader() {
@@ -74,7 +74,7 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 		}
 	}
 	// The cluster goes on working after a restore.
-	apply(t, leader.node, "after-restore", "1")
+	c.write("after-restore", "1")
 	waitValue(t, syncTimeout, "after-restore", "1", c.nodes...)
 }
 
@@ -120,7 +120,7 @@ func TestBackupFromFollowerAfterMembershipChange(t *testing.T) {
 			leader := c.waitLeader(formTimeout)
 			const writes = 10
 			for i := range writes {
-				apply(t, leader.node, fmt.Sprint("k", i), "v")
+				c.write(fmt.Sprint("k", i), "v")
 			}
 			waitValue(t, syncTimeout, fmt.Sprint("k", writes-1), "v", c.nodes...)
 

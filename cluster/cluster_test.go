@@ -30,7 +30,7 @@ func TestThreeNodesFormOneCluster(t *testing.T) {
 		return nil
 	})
 
-	apply(t, leader.node, "k", "v")
+	c.write("k", "v")
 	waitValue(t, syncTimeout, "k", "v", c.nodes...)
 
 	for _, f := range c.followers(leader) {
@@ -98,7 +98,7 @@ func TestLeaderKillFailover(t *testing.T) {
 	if got := voters(t, leader.node); len(got) != 3 {
 		t.Errorf("voters after the kill: %v, want all three", got)
 	}
-	apply(t, leader.node, "after", "2")
+	c.write("after", "2")
 
 	// Restarted on its data dir, the old leader rejoins as itself.
 	c.start(old)
@@ -120,7 +120,7 @@ func TestFiveNodesSurviveTwoLeaderLosses(t *testing.T) {
 		t.Logf("failover %d: new leader %s %v after the leader was killed", round, next.id, time.Since(killed).Round(time.Millisecond))
 	}
 	leader := c.waitLeader(failoverTimeout)
-	apply(t, leader.node, "k", "3-of-5")
+	c.write("k", "3-of-5")
 	waitValue(t, syncTimeout, "k", "3-of-5", c.running()...)
 	if got := voters(t, leader.node); len(got) != 5 {
 		t.Errorf("voters: %v, want five (failed servers stay)", got)
@@ -169,7 +169,7 @@ func TestLeftNodeRejoinsWhenRestarted(t *testing.T) {
 		t.Fatalf("leave: %v", err)
 	}
 	c.kill(gone)
-	apply(t, leader.node, "while-away", "1")
+	c.write("while-away", "1")
 
 	c.start(gone)
 	testkit.Eventually(t, formTimeout, func() error {
@@ -240,7 +240,7 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 	c.kill(old)
 	c.start(old)
 	leader = c.waitLeader(failoverTimeout)
-	apply(t, leader.node, "after-restart", "x")
+	c.write("after-restart", "x")
 	waitValue(t, syncTimeout, "after-restart", "x", c.nodes...)
 	waitValue(t, syncTimeout, "majority", "kept", old)
 }
@@ -258,7 +258,7 @@ func TestPartitionedFollowerCatchesUp(t *testing.T) {
 	}
 	c.net.Partition([]string{cutOff.id}, majority)
 
-	apply(t, leader.node, "while-cut", "1")
+	c.write("while-cut", "1")
 	if _, err := cutOff.node.Apply(ctxTimeout(t, time.Second), setCmd("x", "y")); err == nil {
 		t.Error("the cut-off follower accepted a write")
 	}
@@ -338,7 +338,7 @@ func TestDeadServerCleanup(t *testing.T) {
 		}
 		return nil
 	})
-	apply(t, leader.node, "k", "v")
+	c.write("k", "v")
 }
 
 func join(ids []string) string {

@@ -86,7 +86,7 @@ func TestKeyedClusterKeepsStrangersOut(t *testing.T) {
 	key := mustKey(t)
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.Keys = [][]byte{key} })
 	leader := c.waitLeader(formTimeout)
-	apply(t, leader.node, "secret", "data")
+	c.write("secret", "data")
 	waitValue(t, syncTimeout, "secret", "data", c.nodes...)
 
 	var gossip []string
@@ -124,7 +124,7 @@ func TestKeyedClusterKeepsStrangersOut(t *testing.T) {
 	if got := voters(t, leader.node); len(got) != 3 {
 		t.Errorf("voters %v, want the three members", got)
 	}
-	apply(t, leader.node, "after", "rogues")
+	c.write("after", "rogues")
 	waitValue(t, syncTimeout, "after", "rogues", c.nodes...)
 }
 
@@ -136,7 +136,7 @@ func TestStrangersRaftRPCsChangeNothing(t *testing.T) {
 	key := mustKey(t)
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.Keys = [][]byte{key} })
 	leader := c.waitLeader(formTimeout)
-	apply(t, leader.node, "k", "v")
+	c.write("k", "v")
 	follower := c.followers(leader)[0]
 	waitValue(t, syncTimeout, "k", "v", follower)
 	term, last := follower.node.raft.CurrentTerm(), follower.node.raft.LastIndex()
@@ -176,7 +176,7 @@ func TestStrangersRaftRPCsChangeNothing(t *testing.T) {
 	if got, _ := follower.fsm.get("k"); got != "v" {
 		t.Errorf("k=%q after the forgeries", got)
 	}
-	apply(t, leader.node, "still", "serving")
+	c.write("still", "serving")
 	waitValue(t, syncTimeout, "still", "serving", c.nodes...)
 	if !follower.node.Ready() {
 		testkit.Eventually(t, syncTimeout, func() error {
@@ -198,10 +198,10 @@ func TestKeyRotationKeepsServing(t *testing.T) {
 	writes := 0
 	write := func(step string) {
 		t.Helper()
-		leader := c.waitLeader(failoverTimeout)
+		c.waitLeader(failoverTimeout)
 		key := fmt.Sprint("w", writes)
 		writes++
-		apply(t, leader.node, key, step)
+		c.write(key, step)
 		waitValue(t, syncTimeout, key, step, c.running()...)
 	}
 	for _, step := range []struct {

@@ -215,6 +215,24 @@ func voters(t testing.TB, n *Node) []string {
 	return ids
 }
 
+// write sets key=value through whichever node leads, following leadership through the
+// elections a loaded machine can cause (a set is idempotent, so one that may have been
+// applied is simply sent again).
+func (c *testCluster) write(key, value string) {
+	c.t.Helper()
+	testkit.Eventually(c.t, 30*time.Second, func() error {
+		for _, tn := range c.running() {
+			if tn.node.IsLeader() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, err := tn.node.Apply(ctx, setCmd(key, value))
+				return err
+			}
+		}
+		return errors.New("no node leads")
+	})
+}
+
 func apply(t testing.TB, n *Node, key, value string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

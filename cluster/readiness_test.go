@@ -33,12 +33,12 @@ func TestRestartedFollowerIsReadyOnlyOnceCaughtUp(t *testing.T) {
 			follower := c.followers(leader)[0]
 
 			for i := range tt.before {
-				apply(t, leader.node, fmt.Sprintf("k%d", i), "v")
+				c.write(fmt.Sprintf("k%d", i), "v")
 			}
 			waitValue(t, 10*time.Second, fmt.Sprintf("k%d", tt.before-1), "v", follower)
 			c.kill(follower)
 			for i := range tt.after {
-				apply(t, leader.node, fmt.Sprintf("k%d", tt.before+i), "v")
+				c.write(fmt.Sprintf("k%d", tt.before+i), "v")
 			}
 
 			c.applyDelay = tt.applyDelay

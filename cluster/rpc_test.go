@@ -88,7 +88,7 @@ func TestConsistentReadOnAFollower(t *testing.T) {
 		t.Skip("the slow node became leader")
 	}
 	for i := range 100 {
-		apply(t, leader.node, "k", string(rune('a'+i%26))+strings.Repeat("x", i))
+		c.write("k", string(rune('a'+i%26))+strings.Repeat("x", i))
 	}
 	want := string(rune('a'+99%26)) + strings.Repeat("x", 99)
 	if err := slow.node.ConsistentRead(ctxTimeout(t, 10*time.Second)); err != nil {
