@@ -9,9 +9,12 @@ import "time"
 const shutdownBound = 5 * time.Second
 
 func checkNodes(run *Run) CheckResult {
-	res := CheckResult{Name: "7. no panic, every start ready, SIGTERM ends a node within 5 s"}
+	res := CheckResult{Name: "7. no panic or unexpected exit, every start ready, SIGTERM ends a node within 5 s"}
 	for _, f := range run.Findings {
 		res.fail("panic", "%s:%d: %s\n%s", f.File, f.Line, f.Text, f.Context)
+	}
+	for _, d := range run.Deaths {
+		res.fail("died", "%s (start #%d) exited at %s without being stopped: %s (log %s)", d.Node, d.N, stamp(d.At), d.Err, d.LogFile)
 	}
 	for _, s := range run.Starts {
 		if !s.Ready {
@@ -30,6 +33,7 @@ func checkNodes(run *Run) CheckResult {
 		}
 	}
 	res.count("starts", len(run.Starts))
+	res.count("unexpected exits", len(run.Deaths))
 	res.count("SIGTERM stops", len(run.Stops))
 	res.count("slowest SIGTERM stop (ms)", int(slowest.Milliseconds()))
 	res.count("log lines showing a crash", len(run.Findings))

@@ -46,8 +46,8 @@ func checkConsistentReads(run *Run, ix *opIndex) CheckResult {
 				if seen[a.Comment] || mayBePruned(r.HistoryLen, r.Oldest, r.End, a.Start) {
 					continue
 				}
-				res.fail("stale read", "%s: history lacks %s (acknowledged %s before the read was sent)",
-					describe(r), a.Comment, r.Start.Sub(a.End).Round(time.Millisecond))
+				res.fail("stale read", "%s: history lacks %s (acknowledged %s before the read was sent)%s",
+					describe(r), a.Comment, r.Start.Sub(a.End).Round(time.Millisecond), situation(run, r.Node, r.Start))
 				break // one missing trigger is evidence enough for this read
 			}
 		case OpList:
@@ -55,8 +55,8 @@ func checkConsistentReads(run *Run, ix *opIndex) CheckResult {
 			seen := toSet(r.Seen)
 			for id, c := range ix.created {
 				if c.End.Before(r.Start) && ix.exists(id, r.Start) && !seen[id] {
-					res.fail("stale read", "%s: list lacks canary %s (created %s before the read was sent)",
-						describe(r), id, r.Start.Sub(c.End).Round(time.Millisecond))
+					res.fail("stale read", "%s: list lacks canary %s (created %s before the read was sent)%s",
+						describe(r), id, r.Start.Sub(c.End).Round(time.Millisecond), situation(run, r.Node, r.Start))
 					break
 				}
 			}
@@ -92,8 +92,8 @@ func checkNotFound(run *Run, ix *opIndex) CheckResult {
 			excused++
 			continue
 		}
-		res.fail("404", "%s: canary created (acknowledged) at %s, %s before", describe(op), stamp(created),
-			op.Start.Sub(created).Round(time.Millisecond))
+		res.fail(notFoundClass(op), "%s: canary created (acknowledged) at %s, %s before%s", describe(op), stamp(created),
+			op.Start.Sub(created).Round(time.Millisecond), situation(run, op.Node, op.Start))
 	}
 	// A plain list leaves out no canary that exists either (a restarted node that had
 	// not replayed its log answered an empty list).
@@ -117,7 +117,8 @@ func checkNotFound(run *Run, ix *opIndex) CheckResult {
 			example = id
 		}
 		if missing > 0 {
-			res.fail("list incomplete", "%s: %d existing canaries missing from %d listed, e.g. %s", describe(op), missing, len(op.Seen), example)
+			res.fail("list incomplete", "%s: %d existing canaries missing from %d listed, e.g. %s%s",
+				describe(op), missing, len(op.Seen), example, situation(run, op.Node, op.Start))
 		}
 	}
 	res.count("requests naming an existing canary, and plain lists", checked)
@@ -141,4 +142,16 @@ func staleAllowed(faults []Fault, op *Op, created time.Time) bool {
 		}
 	}
 	return false
+}
+
+// notFoundClass names a 404 by what got it: a write that resolves the canary on the
+// leader, a consistent read, or a plain (local) read.
+func notFoundClass(op *Op) string {
+	switch {
+	case op.IsWrite():
+		return "404 on a write"
+	case op.Consistent:
+		return "404 on a consistent read"
+	}
+	return "404 on a plain read"
 }

@@ -157,13 +157,13 @@ func TestChecks(t *testing.T) {
 		}, []string{"4:stale read"}},
 		{"404 by slug after the create", func(f *fixture) {
 			f.op(Op{Kind: OpTrigger, CanaryID: "aaaaaaaa", By: "slug", Comment: "c1-w1", Start: at(5000), End: at(5010), Status: 404})
-		}, []string{"5:404"}},
+		}, []string{"5:404 on a write"}},
 		{"consistent get 404", func(f *fixture) {
 			f.op(Op{Kind: OpGet, Consistent: true, CanaryID: "aaaaaaaa", By: "name", Start: at(5000), End: at(5010), Status: 404})
-		}, []string{"5:404"}},
+		}, []string{"5:404 on a consistent read"}},
 		{"plain get 404 on a healthy node", func(f *fixture) {
 			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(5000), End: at(5010), Status: 404})
-		}, []string{"5:404"}},
+		}, []string{"5:404 on a plain read"}},
 		{"plain get 404 within the replication lag", func(f *fixture) {
 			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(20), End: at(25), Status: 404})
 		}, nil},
@@ -174,7 +174,7 @@ func TestChecks(t *testing.T) {
 		{"plain get 404 on a restarted node", func(f *fixture) {
 			f.run.Faults = append(f.run.Faults, Fault{Kind: FaultKill, Node: "n2", Start: at(1000), End: at(4000)})
 			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(4100), End: at(4110), Status: 404})
-		}, []string{"5:404"}},
+		}, []string{"5:404 on a plain read"}},
 		{"empty plain list", func(f *fixture) {
 			f.op(Op{Kind: OpList, Node: "n3", Start: at(5000), End: at(5010), Status: 200, OK: true})
 		}, []string{"5:list incomplete"}},
@@ -189,6 +189,9 @@ func TestChecks(t *testing.T) {
 		{"a start that never got ready", func(f *fixture) {
 			f.run.Starts = append(f.run.Starts, StartRecord{Node: "n2", N: 2, Ready: false, Err: "exited: exit status 1"})
 		}, []string{"7:did not start"}},
+		{"a node that exited by itself", func(f *fixture) {
+			f.run.Deaths = append(f.run.Deaths, DeathRecord{Node: "n1", N: 3, Err: "exit status 2"})
+		}, []string{"7:died"}},
 		{"slow shutdown", func(f *fixture) {
 			f.run.Stops = append(f.run.Stops, StopRecord{Node: "n3", Took: 15 * time.Second})
 		}, []string{"7:slow shutdown"}},

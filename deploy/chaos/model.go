@@ -190,6 +190,15 @@ type StopRecord struct {
 	Killed bool          `json:"killed"` // it did not exit in time and got SIGKILL
 }
 
+// DeathRecord is a node process that exited when the campaign had not stopped it.
+type DeathRecord struct {
+	Node    string    `json:"node"`
+	N       int       `json:"n"` // which start of the node
+	At      time.Time `json:"at"`
+	Err     string    `json:"exit"`
+	LogFile string    `json:"log_file"`
+}
+
 // LogFinding is a line of a node's log that shows it crashed.
 type LogFinding struct {
 	File    string
@@ -209,6 +218,7 @@ type Run struct {
 	Duplicates int // deliveries of a Message-ID already received
 	Starts     []StartRecord
 	Stops      []StopRecord
+	Deaths     []DeathRecord
 	Findings   []LogFinding
 	// The workload ran from WorkStart to WorkEnd.
 	WorkStart, WorkEnd time.Time
