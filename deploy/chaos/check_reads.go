@@ -127,17 +127,31 @@ func checkNotFound(run *Run, ix *opIndex) CheckResult {
 }
 
 // staleAllowed tells whether a plain (local) read may not yet show a canary created at
-// created: it came within the replication lag, or its node was partitioned or paused
-// (or had just been) at some time since the create.
+// created. Plain reads may lag the leader by the replication delay: the read came
+// within replicationLag of the create, or while (or within catchUp after) a fault that
+// stalls replication to this node: its own partition or pause, any other node's fault
+// (a killed or cut-off leader leaves a follower behind until the next leader catches
+// it up), or a leadership transfer.
+// A node's own restart is no excuse: a restarted node must not answer from a state it
+// has not caught up (issue 13, item 3).
 func staleAllowed(faults []Fault, op *Op, created time.Time) bool {
 	if op.Start.Sub(created) < replicationLag {
 		return true
 	}
 	for _, f := range faults {
-		if f.Node != op.Node || (f.Kind != FaultPartition && f.Kind != FaultPause) {
+		// The read overlaps the fault or its catch-up, and the create came before the
+		// fault was over.
+		if !f.Start.Before(op.End) || !op.Start.Before(f.End.Add(catchUp)) || !created.Before(f.End) {
 			continue
 		}
-		if f.Start.Before(op.End) && f.End.Add(catchUp).After(created) {
+		switch {
+		case f.Kind == FaultTransfer:
+			return true
+		case f.Node == op.Node:
+			if f.Kind == FaultPartition || f.Kind == FaultPause {
+				return true
+			}
+		case f.Node != "": // another node's fault
 			return true
 		}
 	}

@@ -171,6 +171,18 @@ func TestChecks(t *testing.T) {
 			f.run.Faults = append(f.run.Faults, Fault{Kind: FaultPartition, Node: "n2", Start: at(5), End: at(9000)})
 			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(5000), End: at(5010), Status: 404})
 		}, nil},
+		{"plain get 404 long after a partition ended", func(f *fixture) {
+			f.run.Faults = append(f.run.Faults, Fault{Kind: FaultPartition, Node: "n2", Start: at(1000), End: at(3000)})
+			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(9000), End: at(9010), Status: 404})
+		}, []string{"5:404 on a plain read"}},
+		{"plain get 404 on a follower while the leader is down", func(f *fixture) {
+			f.run.Faults = append(f.run.Faults, Fault{Kind: FaultKillLeader, Node: "n1", Start: at(500), End: at(6000)})
+			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(5000), End: at(5010), Status: 404})
+		}, nil},
+		{"plain get 404 on a follower long after another node's fault", func(f *fixture) {
+			f.run.Faults = append(f.run.Faults, Fault{Kind: FaultKill, Node: "n1", Start: at(500), End: at(3000)})
+			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(9000), End: at(9010), Status: 404})
+		}, []string{"5:404 on a plain read"}},
 		{"plain get 404 on a restarted node", func(f *fixture) {
 			f.run.Faults = append(f.run.Faults, Fault{Kind: FaultKill, Node: "n2", Start: at(1000), End: at(4000)})
 			f.op(Op{Kind: OpGet, CanaryID: "aaaaaaaa", By: "id", Node: "n2", Start: at(4100), End: at(4110), Status: 404})
