@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -59,22 +60,30 @@ func (cp *campaign) pausePulses(ctx context.Context, fin *client) error {
 	return nil
 }
 
-// converge waits until every node lists the same canaries, verbose, and returns them.
+// converge waits until every node lists the same canaries, verbose, and returns them:
+// when they do not converge in time, the last lists of the nodes that answered.
 func (cp *campaign) converge(ctx context.Context) (states []NodeState, converged bool, divergence string) {
 	err := waitFor(ctx, convergeTimeout, 500*time.Millisecond, func() error {
-		var canon [][]byte
 		states = states[:0]
+		var canon [][]byte
+		var names []string
+		var errs []error
 		for _, n := range cp.c.nodes {
 			st, raw, err := cp.listVerbose(ctx, n)
 			if err != nil {
-				return err
+				errs = append(errs, err)
+				continue
 			}
 			states = append(states, st)
 			canon = append(canon, raw)
+			names = append(names, n.name)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 		for i := 1; i < len(canon); i++ {
 			if !bytes.Equal(canon[0], canon[i]) {
-				return fmt.Errorf("%s and %s list different canaries", cp.c.nodes[0].name, cp.c.nodes[i].name)
+				return fmt.Errorf("%s and %s list different canaries", names[0], names[i])
 			}
 		}
 		return nil
