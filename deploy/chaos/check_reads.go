@@ -122,7 +122,7 @@ func checkNotFound(run *Run, ix *opIndex) CheckResult {
 		}
 	}
 	res.count("requests naming an existing canary, and plain lists", checked)
-	res.count("excused: plain reads within the replication lag or on a partitioned/paused node", excused)
+	res.count("excused: plain reads within the replication lag or while a fault stalled replication to their node", excused)
 	return res
 }
 
