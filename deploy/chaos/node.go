@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -226,5 +225,3 @@ func tail(path string, lines int) string {
 	all := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
-
-var errStopped = errors.New("campaign stopped")

@@ -35,8 +35,8 @@ func (s *summary) failed() int {
 }
 
 func (s *summary) write(w io.Writer) {
-	fmt.Fprintf(w, "\n== coal-mine chaos campaign: seed %d, workload %v, whole run %v, %d clients\n",
-		s.cfg.seed, s.cfg.duration, s.elapsed.Round(time.Second), s.cfg.clients)
+	fmt.Fprintf(w, "\n== coal-mine chaos campaign: seed %d, workload %v, whole run %v, %d clients, an open-loop probe, %d pulse clients\n",
+		s.cfg.seed, s.cfg.duration, s.elapsed.Round(time.Second), s.cfg.clients, len(pulsePeriods))
 	fmt.Fprintf(w, "output: %s\n", s.outDir)
 	fmt.Fprintf(w, "faults injected: %s\n", s.faults())
 	if s.fwNote != "" {
@@ -44,7 +44,7 @@ func (s *summary) write(w io.Writer) {
 	}
 	s.ops(w)
 	a := s.avail
-	fmt.Fprintf(w, "write availability: %.1f%% of %d write attempts acknowledged\n", a.Percent(), a.Attempts)
+	fmt.Fprintf(w, "write availability: %.1f%% of %d write attempts (creates, triggers) through random nodes acknowledged\n", a.Percent(), a.Attempts)
 	fmt.Fprintf(w, "longest time with no write acknowledged, at most one node faulty: %v (%s .. %s; during: %s)\n",
 		a.Longest.Round(time.Millisecond), stamp(a.From), stamp(a.To), orNone(a.During))
 	if a.ClusterRestartGap > 0 {

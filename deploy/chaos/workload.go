@@ -127,7 +127,11 @@ func (c *client) node() *node { return c.nodes[c.rng.IntN(len(c.nodes))] }
 // send runs one request, fills in the op's node, times and outcome, and returns the
 // answer; the caller records the op once it has read the answer.
 func (c *client) send(ctx context.Context, op *Op, method, path string, params url.Values) answer {
-	n := c.node()
+	return c.sendTo(ctx, c.node(), op, method, path, params)
+}
+
+// sendTo is send to a given node.
+func (c *client) sendTo(ctx context.Context, n *node, op *Op, method, path string, params url.Values) answer {
 	op.Client, op.Node = c.name, n.name
 	op.Start = time.Now()
 	ans, err := c.api.call(ctx, n, method, path, params)
@@ -181,29 +185,47 @@ func (c *client) trigger(ctx context.Context, target *canaryRef, by string) {
 	if target == nil {
 		return
 	}
+	c.sendTrigger(ctx, c.node(), c.prepareTrigger(target, by))
+}
+
+// triggerRequest is a trigger ready to send: the op to record, where, with what.
+type triggerRequest struct {
+	op     Op
+	path   string
+	params url.Values
+}
+
+// prepareTrigger makes a trigger with a unique comment that names the canary the given
+// way. It draws from the client's random source, so it runs on the client's goroutine.
+func (c *client) prepareTrigger(target *canaryRef, by string) triggerRequest {
 	c.n++
-	op := Op{Kind: OpTrigger, CanaryID: target.id, Name: target.name, By: by, Comment: fmt.Sprintf("%s-w%d", c.name, c.n)}
-	params := url.Values{"comment": {op.Comment}}
-	path := apiPrefix + "trigger"
+	r := triggerRequest{path: apiPrefix + "trigger"}
+	r.op = Op{Kind: OpTrigger, CanaryID: target.id, Name: target.name, By: by, Comment: fmt.Sprintf("%s-w%d", c.name, c.n)}
+	r.params = url.Values{"comment": {r.op.Comment}}
 	switch by {
 	case "short":
-		path = "/" + target.id
+		r.path = "/" + target.id
 	case "id":
-		params.Set("id", target.id)
+		r.params.Set("id", target.id)
 	case "slug":
-		params.Set("slug", target.slug)
+		r.params.Set("slug", target.slug)
 	case "name":
-		params.Set("name", c.spell(target.name))
+		r.params.Set("name", c.spell(target.name))
 	}
-	ans := c.send(ctx, &op, http.MethodPost, path, params)
-	if op.OK {
+	return r
+}
+
+// sendTrigger sends a prepared trigger to n and records it. It may run on any goroutine.
+func (c *client) sendTrigger(ctx context.Context, n *node, r triggerRequest) {
+	ans := c.sendTo(ctx, n, &r.op, http.MethodPost, r.path, r.params)
+	if r.op.OK {
 		var body struct {
 			Recovered bool `json:"recovered"`
 		}
 		_ = json.Unmarshal(ans.body, &body)
-		op.Recovered = body.Recovered
+		r.op.Recovered = body.Recovered
 	}
-	c.rec.add(op)
+	c.rec.add(r.op)
 }
 
 // spell writes a name as given or in another case: the lookup must not care.
