@@ -46,7 +46,7 @@ func newFirewall(ctx context.Context, log *journal) *firewall {
 	case os.Geteuid() != 0:
 		fw.disabled = "not running as root"
 	default:
-		if _, err := exec.LookPath("iptables"); err != nil {
+		if _, err := exec.LookPath("iptables-restore"); err != nil {
 			fw.disabled = "iptables is not installed (apt-get install -y iptables)"
 			break
 		}
@@ -95,21 +95,46 @@ func (fw *firewall) isolate(ctx context.Context, self *node, peers []*node) erro
 	if fw.disabled != "" {
 		return errors.New("partitions are disabled: " + fw.disabled)
 	}
-	for _, r := range isolationRules(self, peers) {
-		if err := fw.add(ctx, r); err != nil {
-			return errors.Join(fmt.Errorf("partition %s: %w", self.name, err), fw.heal(ctx))
-		}
+	if err := fw.add(ctx, isolationRules(self, peers)...); err != nil {
+		return errors.Join(fmt.Errorf("partition %s: %w", self.name, err), fw.heal(ctx))
 	}
 	return nil
 }
 
-func (fw *firewall) add(ctx context.Context, rule []string) error {
+// add appends rules to OUTPUT in one transaction: a partition begins at once, not rule
+// by rule (one iptables call took a second while another program held the xtables
+// lock, and a half-made partition is another fault than the one recorded).
+func (fw *firewall) add(ctx context.Context, rules ...[]string) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	if err := iptables(ctx, fw.ruleArgs("-A", rule)...); err != nil {
+	if err := fw.restore(ctx, "-A", rules); err != nil {
 		return err
 	}
-	fw.rules = append(fw.rules, rule)
+	fw.rules = append(fw.rules, rules...)
+	return nil
+}
+
+// restore runs iptables-restore --noflush with op (-A or -D) for each rule.
+func (fw *firewall) restore(ctx context.Context, op string, rules [][]string) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("*filter\n")
+	for _, r := range rules {
+		b.WriteString(strings.Join(fw.ruleArgs(op, r), " ") + "\n")
+	}
+	b.WriteString("COMMIT\n")
+	if ctx.Err() != nil { // a cleanup after Ctrl-C: give it a context of its own
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, "iptables-restore", "-w", "--noflush")
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("iptables-restore %s of %d rules: %w: %s", op, len(rules), err, strings.TrimSpace(string(out)))
+	}
 	return nil
 }
 
@@ -124,10 +149,8 @@ func (fw *firewall) heal(ctx context.Context) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	var errs []error
-	for _, r := range fw.rules {
-		if err := iptables(ctx, fw.ruleArgs("-D", r)...); err != nil {
-			errs = append(errs, err)
-		}
+	if err := fw.restore(ctx, "-D", fw.rules); err != nil {
+		errs = append(errs, err)
 	}
 	fw.rules = nil
 	// Whatever is still there under our comment (a rule added as the campaign was
