@@ -171,13 +171,13 @@ func (in *injector) pauseNode(ctx context.Context, n *node, f *Fault) bool {
 		f.Note += "; " + err.Error()
 		return false
 	}
-	d := in.between(1, 8)
-	pause(ctx, d)
+	stopped := time.Now()
+	pause(ctx, in.between(1, 8))
 	if err := n.signal(syscall.SIGCONT); err != nil {
 		f.Note += "; " + err.Error()
 		return false
 	}
-	f.Note += fmt.Sprintf("; stopped %v", d.Round(time.Millisecond))
+	f.Note += fmt.Sprintf("; stopped %v", time.Since(stopped).Round(time.Millisecond))
 	return true
 }
 
@@ -192,13 +192,13 @@ func (in *injector) partition(ctx context.Context, n *node, f *Fault) bool {
 		f.Note += "; " + err.Error()
 		return false
 	}
-	d := in.between(2, 10)
-	pause(ctx, d)
+	isolated := time.Now()
+	pause(ctx, in.between(2, 10))
 	if err := in.fw.heal(ctx); err != nil {
 		f.Note += "; heal: " + err.Error()
 		return false
 	}
-	f.Note += fmt.Sprintf("; isolated %v", d.Round(time.Millisecond))
+	f.Note += fmt.Sprintf("; isolated %v", time.Since(isolated).Round(time.Millisecond))
 	return true
 }
 

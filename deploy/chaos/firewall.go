@@ -125,11 +125,8 @@ func (fw *firewall) restore(ctx context.Context, op string, rules [][]string) er
 		b.WriteString(strings.Join(fw.ruleArgs(op, r), " ") + "\n")
 	}
 	b.WriteString("COMMIT\n")
-	if ctx.Err() != nil { // a cleanup after Ctrl-C: give it a context of its own
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-	}
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, "iptables-restore", "-w", "--noflush")
 	cmd.Stdin = strings.NewReader(b.String())
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -179,6 +176,8 @@ func (fw *firewall) removeStale(ctx context.Context, log *journal) {
 
 // deleteRules deletes the OUTPUT rules whose campaign comment matches.
 func deleteRules(ctx context.Context, match func(comment string) bool) error {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
 	out, err := exec.CommandContext(ctx, "iptables", "-w", "-S", "OUTPUT").Output()
 	if err != nil {
 		return fmt.Errorf("iptables -S OUTPUT: %w", err)
@@ -201,15 +200,20 @@ func deleteRules(ctx context.Context, match func(comment string) bool) error {
 }
 
 func iptables(ctx context.Context, args ...string) error {
-	// A cleanup after Ctrl-C runs with a cancelled context; give it one of its own.
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-	}
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
 	out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w"}, args...)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// cleanupContext bounds an iptables command. Rules must go even when the campaign was
+// interrupted: a command run for a cancelled context gets a context of its own.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() != nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, 30*time.Second)
 }
