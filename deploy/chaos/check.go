@@ -162,7 +162,9 @@ func describe(op *Op) string {
 	if op.Comment != "" {
 		s += " comment=" + op.Comment
 	}
-	s += fmt.Sprintf(" canary=%s", op.CanaryID)
+	if op.CanaryID != "" {
+		s += " canary=" + op.CanaryID
+	}
 	if op.Name != "" && op.CanaryID == "" {
 		s += fmt.Sprintf(" name=%q", op.Name)
 	}
