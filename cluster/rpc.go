@@ -213,12 +213,12 @@ func newRPCClient(layer raft.StreamLayer) *rpcClient {
 // call sends one request to addr and waits for its answer. It fails with
 // errRPCUnreachable when nothing was sent, ErrNotLeader when addr does not lead, and
 // ErrNoAnswer when the request may have been carried out.
-func (c *rpcClient) call(ctx context.Context, addr string, method rpcMethod, payload []byte) ([]byte, error) {
+func (c *rpcClient) call(ctx context.Context, addr string, method rpcMethod, payload []byte, dialBy time.Time) ([]byte, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(rpcDefaultTimeout)
 	}
-	conn, err := c.get(addr, min(rpcDialTimeout, time.Until(deadline)))
+	conn, err := c.get(addr, max(min(rpcDialTimeout, time.Until(deadline), time.Until(dialBy)), time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errRPCUnreachable, err)
 	}
@@ -331,10 +331,17 @@ func readFrame(r io.Reader) ([]byte, error) {
 	return frame, nil
 }
 
+// leaderWait bounds how long leaderRPC looks for a leader it can reach: an election
+// takes two or three seconds, and a node cut off from the others must say so rather than
+// hold its clients for as long as they would wait for a commit.
+const leaderWait = 5 * time.Second
+
 // leaderRPC sends a request to the leader, whoever it is: it waits for one to be known
 // and follows it through elections, sending again only what never reached a leader,
-// until ctx ends. Without a leader by then it fails with ErrNotLeader.
+// for up to leaderWait (and within ctx). Without a leader by then it fails with
+// ErrNotLeader. Once a leader has the request, ctx alone bounds the answer.
 func (n *Node) leaderRPC(ctx context.Context, method rpcMethod, payload []byte) ([]byte, error) {
+	giveUp := time.Now().Add(leaderWait)
 	pause := 10 * time.Millisecond
 	var last error
 	for {
@@ -349,13 +356,17 @@ func (n *Node) leaderRPC(ctx context.Context, method rpcMethod, payload []byte) 
 			// The caller does on its own what it meant to ask the leader for.
 			return nil, fmt.Errorf("%w: this node leads", ErrNotLeader)
 		default:
-			answer, err := n.rpc.call(ctx, string(addr), method, payload)
+			answer, err := n.rpc.call(ctx, string(addr), method, payload, giveUp)
 			if err == nil || !(errors.Is(err, ErrNotLeader) || errors.Is(err, errRPCUnreachable)) {
 				return answer, err
 			}
 			last = err
 		}
-		t := time.NewTimer(pause)
+		wait := min(pause, time.Until(giveUp))
+		if wait <= 0 {
+			return nil, fmt.Errorf("%w: no leader reached in %v: %v", ErrNotLeader, leaderWait, last)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -429,13 +429,15 @@ func (p *Proposer) apply(live []*request, cmds []fsm.Command) ([]outcome, error)
 }
 
 // applyEntry commits cmds: as an entry on the leader, or relayed to the leader from a
-// follower. Leadership can move between the check and the commit; what never reached a
-// leader goes the other way, until ctx ends.
+// follower (where the cluster waits a few seconds for a leader it can reach). Leadership
+// can move between the check and the commit: what never reached a leader goes the other
+// way, as long as leadership has moved (or, briefly, in case it is about to).
 func (p *Proposer) applyEntry(ctx context.Context, cmds []fsm.Command) ([]outcome, error) {
-	for {
+	for attempt := 0; ; attempt++ {
 		var outcomes []outcome
 		var err error
-		if p.cluster.IsLeader() {
+		leading := p.cluster.IsLeader()
+		if leading {
 			outcomes, err = p.commitHere(ctx, cmds)
 		} else {
 			outcomes, err = p.relay(ctx, cmds)
@@ -449,11 +451,20 @@ func (p *Proposer) applyEntry(ctx context.Context, cmds []fsm.Command) ([]outcom
 		if !errors.Is(err, ErrNotLeader) || ctx.Err() != nil {
 			return nil, err
 		}
+		// A relay that found no leader has already waited for one (cluster.leaderWait).
+		if p.cluster.IsLeader() == leading && (!leading || attempt >= maxSameSideAttempts) {
+			return nil, err
+		}
 		if !sleep(ctx, leadershipMovedPause) {
 			return nil, err
 		}
 	}
 }
+
+// maxSameSideAttempts is how often an entry is tried again on this node as leader when
+// raft refused it as not leader but leadership has not visibly moved: a transfer under
+// way, or raft not yet saying what it has decided.
+const maxSameSideAttempts = 2
 
 // leadershipMovedPause is the pause before a batch that met the wrong node is sent again.
 const leadershipMovedPause = 5 * time.Millisecond
