@@ -57,6 +57,9 @@ const (
 var (
 	// errRPCUnreachable: the request never reached the leader; sending it again is safe.
 	errRPCUnreachable = errors.New("leader unreachable")
+	// errLeaderChanged: another node was elected while the one a request went to had
+	// not answered it; the old leader may have committed it before it lost leadership.
+	errLeaderChanged = errors.New("the leader changed before it answered")
 	// ErrNoAnswer means a request reached the leader but no answer came back: it may or
 	// may not have been carried out.
 	ErrNoAnswer = errors.New("the leader did not answer")
@@ -235,8 +238,8 @@ func (c *rpcClient) call(ctx context.Context, addr string, method rpcMethod, pay
 	frame, err := readFrame(conn)
 	if err != nil || len(frame) < 1 {
 		conn.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("%w: %w", ErrNoAnswer, ctxErr)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoAnswer, context.Cause(ctx))
 		}
 		return nil, fmt.Errorf("%w: from %s: %v", ErrNoAnswer, addr, err)
 	}
@@ -356,8 +359,10 @@ func (n *Node) leaderRPC(ctx context.Context, method rpcMethod, payload []byte) 
 			// The caller does on its own what it meant to ask the leader for.
 			return nil, fmt.Errorf("%w: this node leads", ErrNotLeader)
 		default:
-			answer, err := n.rpc.call(ctx, string(addr), method, payload, giveUp)
-			if err == nil || !(errors.Is(err, ErrNotLeader) || errors.Is(err, errRPCUnreachable)) {
+			answer, err := n.callLeader(ctx, string(addr), string(id), method, payload, giveUp)
+			retry := errors.Is(err, ErrNotLeader) || errors.Is(err, errRPCUnreachable) ||
+				(method == rpcReadIndex && errors.Is(err, errLeaderChanged)) // a read changes nothing
+			if err == nil || !retry {
 				return answer, err
 			}
 			last = err
@@ -379,6 +384,35 @@ func (n *Node) leaderRPC(ctx context.Context, method rpcMethod, payload []byte) 
 		pause = min(2*pause, 250*time.Millisecond)
 	}
 }
+
+// callLeader sends one request to the leader at addr, and gives up on its answer as soon
+// as another node is elected: a leader cut off from the others never answers (its
+// packets are lost), and the request would otherwise hold its caller, and everything
+// queued behind it, for the caller's whole timeout.
+func (n *Node) callLeader(ctx context.Context, addr, id string, method rpcMethod, payload []byte, dialBy time.Time) ([]byte, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		ticker := time.NewTicker(leaderChangePoll)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				if _, now := n.raft.LeaderWithID(); now != "" && string(now) != id {
+					cancel(fmt.Errorf("%w: %s, then %s", errLeaderChanged, id, now))
+					return
+				}
+			}
+		}
+	}()
+	return n.rpc.call(ctx, addr, method, payload, dialBy)
+}
+
+// leaderChangePoll is how often a request waiting for the leader's answer looks at who
+// leads.
+const leaderChangePoll = 50 * time.Millisecond
 
 // Forward sends payload to the leader's HandleForwarded and returns its answer: the
 // daemon's one way for a follower to commit commands. On the leader itself it fails at

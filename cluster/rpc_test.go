@@ -165,3 +165,45 @@ func TestRaftPortRefusesStrangeBytes(t *testing.T) {
 		t.Errorf("an oversized frame: %v, want errBadFrame", err)
 	}
 }
+
+// TestForwardGivesUpWhenTheLeaderChanges: a relayed request whose leader stops answering
+// (cut off, its packets lost) is given up as soon as another node is elected, not held
+// for the caller's whole timeout, and is not sent again: the old leader may have
+// committed it.
+func TestForwardGivesUpWhenTheLeaderChanges(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t, 3, nil)
+	leader := c.waitLeader(formTimeout)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	calls := 0
+	leader.node.HandleForwarded(func(ctx context.Context, payload []byte) ([]byte, error) {
+		calls++
+		entered <- struct{}{}
+		<-release // a leader that never answers
+		return nil, errors.New("too late")
+	})
+	followers := c.followers(leader)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := followers[0].node.Forward(ctxTimeout(t, 60*time.Second), []byte("x"))
+		done <- err
+	}()
+	<-entered
+	if err := leader.node.TransferLeadership(ctxTimeout(t, failoverTimeout), followers[1].id); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNoAnswer) || !errors.Is(err, errLeaderChanged) {
+			t.Errorf("Forward: %v, want ErrNoAnswer because the leader changed", err)
+		}
+		t.Logf("given up %v after the request was sent", time.Since(start).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatal("Forward still waits for a leader that was replaced")
+	}
+	if calls != 1 {
+		t.Errorf("the request reached the old leader %d times, want once", calls)
+	}
+}
