@@ -292,16 +292,6 @@ func (c *rpcClient) close() {
 	}
 }
 
-// stillOpen reports whether the peer has not closed an idle connection: a leader that
-// restarted left it dead, and a request sent on it would be lost without a clear answer.
-func stillOpen(conn net.Conn) bool {
-	_ = conn.SetReadDeadline(time.Now())
-	var b [1]byte
-	_, err := conn.Read(b[:])
-	_ = conn.SetReadDeadline(time.Time{})
-	return isTimeout(err)
-}
-
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

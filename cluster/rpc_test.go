@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -206,4 +208,114 @@ func TestForwardGivesUpWhenTheLeaderChanges(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("the request reached the old leader %d times, want once", calls)
 	}
+}
+
+// TestRequestAfterThePeerRestartedIsDelivered: a pooled connection to a node that has
+// since restarted is dead; the next request must go over a new connection and be
+// answered, not be sent into the dead one and come back as ErrNoAnswer (an outcome
+// the caller could not tell from a write the leader took and then lost).
+func TestRequestAfterThePeerRestartedIsDelivered(t *testing.T) {
+	t.Parallel()
+	key, err := ParseClusterKey(NewClusterKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		keys [][]byte
+	}{
+		{"plain TCP", nil},
+		{"TLS", [][]byte{key}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			nodeTLS, err := newNodeTLS("n1", tc.keys, TLSFiles{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clientLn, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			clientMux := newPortMux(clientLn, clientLn.Addr(), nodeTLS, newTestLogger(t))
+			defer clientMux.Close()
+			client := newRPCClient(clientMux.layer(protoRPC))
+			defer client.close()
+
+			peer := startEchoPeer(t, "127.0.0.1:0", nodeTLS)
+			addr := peer.addr
+			call := func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				answer, err := client.call(ctx, addr, rpcPropose, []byte("ping"), time.Now().Add(5*time.Second))
+				if err == nil && string(answer) != "ping" {
+					return fmt.Errorf("answer %q, want ping", answer)
+				}
+				return err
+			}
+			if err := call(); err != nil {
+				t.Fatalf("first request: %v", err)
+			}
+			peer.stop() // the process dies: its port and every connection close
+			peer = startEchoPeer(t, addr, nodeTLS)
+			defer peer.stop()
+			for i := range 3 {
+				if err := call(); err != nil {
+					t.Fatalf("request %d after the restart: %v", i+1, err)
+				}
+			}
+		})
+	}
+}
+
+// echoPeer answers every RPC frame with its payload, as a node's RPC server would.
+type echoPeer struct {
+	addr string
+	mux  *portMux
+	mu   sync.Mutex
+	open []net.Conn
+	done sync.WaitGroup
+}
+
+func startEchoPeer(t *testing.T, addr string, nodeTLS *nodeTLS) *echoPeer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &echoPeer{addr: ln.Addr().String(), mux: newPortMux(ln, ln.Addr(), nodeTLS, newTestLogger(t))}
+	layer := p.mux.layer(protoRPC)
+	p.done.Go(func() {
+		for {
+			conn, err := layer.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.open = append(p.open, conn)
+			p.mu.Unlock()
+			p.done.Go(func() {
+				for {
+					frame, err := readFrame(conn)
+					if err != nil || len(frame) < 5 {
+						return
+					}
+					if writeFrame(conn, rpcOK, frame[5:]) != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	return p
+}
+
+func (p *echoPeer) stop() {
+	p.mux.Close()
+	p.mu.Lock()
+	for _, conn := range p.open {
+		conn.Close()
+	}
+	p.mu.Unlock()
+	p.done.Wait()
 }
