@@ -325,7 +325,7 @@ func readFrame(r io.Reader) ([]byte, error) {
 }
 
 // leaderWait bounds how long leaderRPC looks for a leader it can reach: an election
-// takes two or three seconds, and a node cut off from the others must say so rather than
+// takes one to three seconds, and a node cut off from the others must say so rather than
 // hold its clients for as long as they would wait for a commit.
 const leaderWait = 5 * time.Second
 
