@@ -2,6 +2,7 @@ package main
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,10 @@ import (
 // Availability is what the summary prints about writes.
 type Availability struct {
 	Attempts, Acked int
+	// Refused counts the attempts that found their node down: the connection was
+	// refused because the campaign had killed the process. Clients pick a node at
+	// random and do not learn, so these measure the fault schedule, not the cluster.
+	Refused int
 	// Longest is the longest interval without an acknowledged write outside the
 	// whole-cluster restart, from From to To.
 	Longest  time.Duration
@@ -24,10 +29,19 @@ type Availability struct {
 
 // Percent is the share of write attempts acknowledged.
 func (a Availability) Percent() float64 {
-	if a.Attempts == 0 {
+	return percent(a.Acked, a.Attempts)
+}
+
+// ReachedPercent is the share acknowledged of the attempts that reached a running node.
+func (a Availability) ReachedPercent() float64 {
+	return percent(a.Acked, a.Attempts-a.Refused)
+}
+
+func percent(part, whole int) float64 {
+	if whole <= 0 {
 		return 0
 	}
-	return 100 * float64(a.Acked) / float64(a.Attempts)
+	return 100 * float64(part) / float64(whole)
 }
 
 func measureAvailability(run *Run) Availability {
@@ -39,6 +53,9 @@ func measureAvailability(run *Run) Availability {
 			continue
 		}
 		a.Attempts++
+		if op.Status == 0 && strings.Contains(op.Error, "connection refused") {
+			a.Refused++
+		}
 		if op.Outcome() == Acked {
 			a.Acked++
 			acks = append(acks, op.End)

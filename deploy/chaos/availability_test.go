@@ -15,7 +15,7 @@ func TestAvailability(t *testing.T) {
 			write(0, 100, 200),
 			write(100, 2_100, 503), // the outage of 4.9 s begins
 			write(4_000, 5_000, 200),
-			write(5_000, 5_100, 0),
+			{Kind: OpCreate, Start: at(5_000), End: at(5_100), Error: "dial tcp 127.0.0.1:1: connect: connection refused"},
 			write(10_000, 10_100, 200), // the cluster restart from 6 s to 11 s is left out
 			write(11_000, 12_000, 200),
 			{Kind: OpGet, Start: at(0), End: at(19_000), Status: 200, OK: true}, // reads do not count
@@ -27,8 +27,11 @@ func TestAvailability(t *testing.T) {
 		},
 	}
 	a := measureAvailability(run)
-	if a.Attempts != 7 || a.Acked != 5 {
-		t.Fatalf("attempts %d acked %d, want 7 and 5", a.Attempts, a.Acked)
+	if a.Attempts != 7 || a.Acked != 5 || a.Refused != 1 {
+		t.Fatalf("attempts %d acked %d refused %d, want 7, 5 and 1", a.Attempts, a.Acked, a.Refused)
+	}
+	if got := a.ReachedPercent(); got != 100*5.0/6 {
+		t.Fatalf("reached percent %v, want 5 of 6", got)
 	}
 	if a.Longest != 8*time.Second || !a.From.Equal(at(12_000)) {
 		t.Fatalf("longest %v from %v, want 8s from 12s (the gap 0.1-5 s is shorter)", a.Longest, a.From)

@@ -45,6 +45,8 @@ func (s *summary) write(w io.Writer) {
 	s.ops(w)
 	a := s.avail
 	fmt.Fprintf(w, "write availability: %.1f%% of %d write attempts (creates, triggers) through random nodes acknowledged\n", a.Percent(), a.Attempts)
+	fmt.Fprintf(w, "  %d attempts found their node down (connection refused); of the %d that reached a running node, %.2f%% acknowledged\n",
+		a.Refused, a.Attempts-a.Refused, a.ReachedPercent())
 	fmt.Fprintf(w, "longest time with no write acknowledged, at most one node faulty: %v (%s .. %s; during: %s)\n",
 		a.Longest.Round(time.Millisecond), stamp(a.From), stamp(a.To), orNone(a.During))
 	if a.ClusterRestartGap > 0 {
