@@ -28,9 +28,12 @@ type Node struct {
 	established       atomic.Pointer[establishment] // this node's current term as leader, nil when it does not lead
 	readiness         *readiness
 
-	rpc       *rpcClient
-	rpcMu     sync.Mutex
-	forwarded rpcHandler // HandleForwarded
+	rpc *rpcClient
+	// acknowledged is the leader's applied index when it last answered a write this
+	// node relayed: local reads wait until this node has applied as far.
+	acknowledged atomic.Uint64
+	rpcMu        sync.Mutex
+	forwarded    rpcHandler // HandleForwarded
 
 	subsystemsMu   sync.Mutex
 	subsystems     []LeaderSubsystem // established in this order by the leader loop

@@ -31,6 +31,27 @@ func (n *Node) ConsistentRead(ctx context.Context) error {
 	return n.waitApplied(ctx, binary.BigEndian.Uint64(answer))
 }
 
+// AwaitOwnWrites returns once this node's state machine holds every write this node
+// has acknowledged: a client that wrote through a follower and reads back from it sees
+// its write, as it would from the original single server. A follower learns that an
+// entry is committed with the leader's next message, a few milliseconds after the
+// leader acknowledged it; the leader applies before it acknowledges, so on the leader
+// this returns at once.
+func (n *Node) AwaitOwnWrites(ctx context.Context) error {
+	return n.waitApplied(ctx, n.acknowledged.Load())
+}
+
+// noteAcknowledged records that a write this node acknowledged is applied on the leader
+// up to index.
+func (n *Node) noteAcknowledged(index uint64) {
+	for {
+		seen := n.acknowledged.Load()
+		if index <= seen || n.acknowledged.CompareAndSwap(seen, index) {
+			return
+		}
+	}
+}
+
 // serveReadIndex is the leader's side of ConsistentRead.
 func (n *Node) serveReadIndex(ctx context.Context, _ []byte) ([]byte, error) {
 	if err := n.VerifyLeader(ctx); err != nil {

@@ -81,8 +81,20 @@ func (n *Node) rpcHandlerFor(m rpcMethod) rpcHandler {
 	switch m {
 	case rpcPropose:
 		n.rpcMu.Lock()
-		defer n.rpcMu.Unlock()
-		return n.forwarded
+		forwarded := n.forwarded
+		n.rpcMu.Unlock()
+		if forwarded == nil {
+			return nil
+		}
+		return func(ctx context.Context, payload []byte) ([]byte, error) {
+			answer, err := forwarded(ctx, payload)
+			if err != nil {
+				return nil, err
+			}
+			// The commands are applied here: the follower that relayed them learns how
+			// far, so that its own reads wait for them (AwaitOwnWrites).
+			return append(binary.BigEndian.AppendUint64(nil, n.raft.AppliedIndex()), answer...), nil
+		}
 	case rpcReadIndex:
 		return n.serveReadIndex
 	case rpcRemovePeer:
@@ -408,5 +420,13 @@ const leaderChangePoll = 50 * time.Millisecond
 // daemon's one way for a follower to commit commands. On the leader itself it fails at
 // once with ErrNotLeader: the leader commits its own.
 func (n *Node) Forward(ctx context.Context, payload []byte) ([]byte, error) {
-	return n.leaderRPC(ctx, rpcPropose, payload)
+	answer, err := n.leaderRPC(ctx, rpcPropose, payload)
+	if err != nil {
+		return nil, err
+	}
+	if len(answer) < 8 {
+		return nil, fmt.Errorf("forward: %w: %d bytes", errBadFrame, len(answer))
+	}
+	n.noteAcknowledged(binary.BigEndian.Uint64(answer))
+	return answer[8:], nil
 }

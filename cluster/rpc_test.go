@@ -104,6 +104,41 @@ func TestConsistentReadOnAFollower(t *testing.T) {
 	}
 }
 
+// TestAFollowerReadsBackWhatItRelayed: once a write relayed through a follower is
+// acknowledged, AwaitOwnWrites on that follower returns only when its state machine
+// holds the write, even when that state machine applies slowly.
+func TestAFollowerReadsBackWhatItRelayed(t *testing.T) {
+	t.Parallel()
+	c := newTestCluster(t, 3, nil)
+	for _, tn := range c.nodes {
+		n := tn.node
+		n.HandleForwarded(func(ctx context.Context, payload []byte) ([]byte, error) {
+			_, err := n.Apply(ctx, setCmd("k", string(payload)))
+			return nil, err
+		})
+	}
+	leader := c.waitLeader(formTimeout)
+	c.applyDelay = 20 * time.Millisecond
+	slow := c.followers(leader)[0]
+	c.kill(slow)
+	c.start(slow)
+	if c.waitLeader(formTimeout) == slow {
+		t.Skip("the slow node became leader")
+	}
+	for i := range 10 {
+		value := fmt.Sprint("v", i)
+		if _, err := slow.node.Forward(ctxTimeout(t, 10*time.Second), []byte(value)); err != nil {
+			t.Fatalf("Forward %s: %v", value, err)
+		}
+		if err := slow.node.AwaitOwnWrites(ctxTimeout(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := slow.fsm.get("k"); got != value {
+			t.Fatalf("after AwaitOwnWrites the follower that relayed k=%s has k=%q", value, got)
+		}
+	}
+}
+
 // TestRaftPortRefusesStrangeBytes: the Raft port hands each connection to the protocol
 // its first byte names, gives an older node's Raft connection its first byte back, and
 // closes anything else; an RPC frame over the limit closes that connection only.

@@ -351,11 +351,18 @@ func (s *server) canaryResult(res fsm.Result) reply {
 // state reflects every write acknowledged before the read began (the leader confirms
 // its leadership and how far to apply). A node that has not caught up with the cluster
 // since it started has only what it restored and replayed so far: its reads wait for
-// that, up to the election wait, then get a 503.
+// that, up to the election wait, then get a 503. Every read waits until this node has
+// applied the writes it acknowledged itself (read your own writes through one node).
 func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 	if !consistent {
 		if !s.awaitCaughtUp(c.Request.Context()) {
 			s.unavailable(c, "this node has not caught up with the cluster since it started: retry shortly")
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), s.electionWait)
+		defer cancel()
+		if err := s.reads.AwaitOwnWrites(ctx); err != nil {
+			s.unavailable(c, "this node has not yet applied writes it acknowledged: retry shortly")
 			return
 		}
 		s.write(c, op())

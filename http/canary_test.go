@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -460,6 +461,28 @@ func TestListPages(t *testing.T) {
 	if r := n.get(t, canaryPrefix+"list?limit=5"); r.body["next"] != nil {
 		t.Errorf("next on the last page: %s", r.raw)
 	}
+}
+
+// TestLocalReadsWaitForTheNodesOwnWrites: a local read is served only once the node
+// has applied the writes it acknowledged; when it cannot say so in time the read gets a
+// 503 with Retry-After, never an answer that lacks the client's own write.
+func TestLocalReadsWaitForTheNodesOwnWrites(t *testing.T) {
+	n := newNode(t, nil)
+	id := n.mustCreate(t, "name=Mine&periodicity=60")
+	n.cluster.mu.Lock()
+	n.cluster.ownWritesErr = context.DeadlineExceeded
+	n.cluster.mu.Unlock()
+	for _, q := range []string{"get?id=" + id, "list"} {
+		r := n.get(t, canaryPrefix+q)
+		expectError(t, r, http.StatusServiceUnavailable, "this node has not yet applied writes it acknowledged: retry shortly")
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", q)
+		}
+	}
+	n.cluster.mu.Lock()
+	n.cluster.ownWritesErr = nil
+	n.cluster.mu.Unlock()
+	expectStatus(t, n.get(t, canaryPrefix+"get?id="+id), http.StatusOK)
 }
 
 // TestLocalReadsWaitUntilTheNodeHasCaughtUp: a node that has not caught up with the

@@ -47,6 +47,9 @@ type Reads interface {
 	// ConsistentRead returns once this node's state reflects every write acknowledged
 	// before the call (asking the leader, wherever it is).
 	ConsistentRead(ctx context.Context) error
+	// AwaitOwnWrites returns once this node's state holds every write this node
+	// acknowledged, so that a client reads back what it wrote through the same node.
+	AwaitOwnWrites(ctx context.Context) error
 }
 
 // Operations is what the operator endpoints need of the cluster. RemovePeer and

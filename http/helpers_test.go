@@ -104,7 +104,9 @@ type fakeCluster struct {
 	// becomeLeaderOnWait makes WaitLeader turn this node into the leader.
 	becomeLeaderOnWait bool
 	// readErr fails ConsistentRead; notLeaderReads fails the next n with not-leader.
-	readErr        error
+	readErr error
+	// ownWritesErr fails AwaitOwnWrites: this node has not applied its own writes yet.
+	ownWritesErr   error
 	notLeaderReads int
 	reads          int
 	removed        []string
@@ -164,6 +166,12 @@ func (c *fakeCluster) ConsistentRead(ctx context.Context) error {
 		return fmt.Errorf("read index: %w", errNotLeader)
 	}
 	return c.readErr
+}
+
+func (c *fakeCluster) AwaitOwnWrites(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ownWritesErr
 }
 
 func (c *fakeCluster) Ready() bool {
