@@ -7,6 +7,8 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -124,6 +126,7 @@ func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 type bracketLevelWriter struct {
 	logger    *slog.Logger
 	component string
+	remote    remoteLineLimiter
 }
 
 func newStdLogger(logger *slog.Logger, component string) *log.Logger {
@@ -133,9 +136,65 @@ func newStdLogger(logger *slog.Logger, component string) *log.Logger {
 func (w *bracketLevelWriter) Write(p []byte) (int, error) {
 	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
 		level, msg := parseBracketLevel(string(line))
-		w.logger.Log(context.Background(), level, msg, "component", w.component)
+		attrs := []any{"component", w.component}
+		if level >= slog.LevelWarn {
+			log, suppressed := w.remote.allow(msg, time.Now())
+			if !log {
+				continue
+			}
+			if suppressed > 0 {
+				attrs = append(attrs, "suppressed_since_last", suppressed)
+			}
+		}
+		w.logger.Log(context.Background(), level, msg, attrs...)
 	}
 	return len(p), nil
+}
+
+// remoteLineEvery spaces memberlist's complaints about what a remote address sent
+// ("failed to receive: no installed keys could decrypt the message from=..."): anyone
+// who can reach the gossip port can send a packet a second, or a hundred thousand, and
+// each would be a log line. One line per kind of complaint every 10 s says that it
+// happens, from where, and how many were left out.
+const remoteLineEvery = 10 * time.Second
+
+// remoteLineLimiter passes a line about a remote peer when no line of its kind (the
+// text before "from=") passed in the last remoteLineEvery.
+type remoteLineLimiter struct {
+	mu    sync.Mutex
+	kinds map[string]*remoteLineKind
+}
+
+type remoteLineKind struct {
+	last       time.Time
+	suppressed int
+}
+
+// remoteLineKinds bounds the kinds remembered: past it they are forgotten at once.
+const remoteLineKinds = 64
+
+func (l *remoteLineLimiter) allow(msg string, now time.Time) (log bool, suppressed int) {
+	kind, _, remote := strings.Cut(msg, "from=")
+	if !remote {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kinds == nil || len(l.kinds) >= remoteLineKinds {
+		l.kinds = make(map[string]*remoteLineKind)
+	}
+	k := l.kinds[kind]
+	if k == nil {
+		l.kinds[kind] = &remoteLineKind{last: now}
+		return true, 0
+	}
+	if now.Sub(k.last) < remoteLineEvery {
+		k.suppressed++
+		return false, 0
+	}
+	suppressed = k.suppressed
+	k.last, k.suppressed = now, 0
+	return true, suppressed
 }
 
 // parseBracketLevel splits "[LEVEL] msg" into a slog level and the message.
