@@ -159,7 +159,7 @@ func (w *bracketLevelWriter) Write(p []byte) (int, error) {
 const remoteLineEvery = 10 * time.Second
 
 // remoteLineLimiter passes a line about a remote peer when no line of its kind (the
-// text before "from=") passed in the last remoteLineEvery.
+// text before "from=" and before any quote) passed in the last remoteLineEvery.
 type remoteLineLimiter struct {
 	mu    sync.Mutex
 	kinds map[string]*remoteLineKind
@@ -178,6 +178,8 @@ func (l *remoteLineLimiter) allow(msg string, now time.Time) (log bool, suppress
 	if !remote {
 		return true, 0
 	}
+	// What the stranger sent may be quoted in the line (a label): it is not the kind.
+	kind, _, _ = strings.Cut(kind, `"`)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.kinds == nil || len(l.kinds) >= remoteLineKinds {

@@ -173,7 +173,7 @@ func TestStrangersPacketsDoNotFloodTheLog(t *testing.T) {
 		std := newStdLogger(loggerTo(&buf), "memberlist")
 		for i := range 1000 {
 			std.Printf("[ERR] memberlist: failed to receive: no installed keys could decrypt the message from=10.0.0.%d:7946", i%250)
-			std.Printf("[ERR] memberlist: discarding packet with unacceptable label \"\": from=10.0.0.9:7946")
+			std.Printf("[ERR] memberlist: discarding packet with unacceptable label \"%d\": from=10.0.0.9:7946", i)
 		}
 		std.Printf("[WARN] memberlist: Refuting a suspect message")
 		std.Printf("[WARN] memberlist: Refuting a suspect message")
