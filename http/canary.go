@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
@@ -353,6 +354,8 @@ func (s *server) canaryResult(res fsm.Result) reply {
 // since it started has only what it restored and replayed so far: its reads wait for
 // that, up to the election wait, then get a 503. Every read waits until this node has
 // applied the writes it acknowledged itself (read your own writes through one node).
+// A local read that finds no such canary is confirmed as a consistent read before the
+// 404 goes out: a canary created through another node a moment ago is found, not denied.
 func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 	if !consistent {
 		if !s.awaitCaughtUp(c.Request.Context()) {
@@ -365,8 +368,11 @@ func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 			s.unavailable(c, "this node has not yet applied writes it acknowledged: retry shortly")
 			return
 		}
-		s.write(c, op())
-		return
+		r := op()
+		if r.status != http.StatusNotFound {
+			s.write(c, r)
+			return
+		}
 	}
 	if err := s.untilLeader(c.Request.Context(), s.reads.ConsistentRead); err != nil {
 		s.noLeader(c, "consistent read", err)

@@ -485,6 +485,32 @@ func TestLocalReadsWaitForTheNodesOwnWrites(t *testing.T) {
 	expectStatus(t, n.get(t, canaryPrefix+"get?id="+id), http.StatusOK)
 }
 
+// TestALocalNotFoundIsConfirmedWithTheLeader: a plain get that finds no canary asks the
+// leader how far to apply before it answers 404, so a canary created through another
+// node a moment ago is found; a get that finds its canary asks nobody.
+func TestALocalNotFoundIsConfirmedWithTheLeader(t *testing.T) {
+	n := newNode(t, nil)
+	id := n.mustCreate(t, "name=Here&periodicity=60")
+	expectStatus(t, n.get(t, canaryPrefix+"get?id="+id), http.StatusOK)
+	if n.cluster.reads != 0 {
+		t.Errorf("a get that found its canary made %d consistent reads", n.cluster.reads)
+	}
+
+	expectError(t, n.get(t, canaryPrefix+"get?id=zzzzzzzz"), http.StatusNotFound, "Canary Not Found")
+	if n.cluster.reads != 1 {
+		t.Errorf("a 404 went out after %d consistent reads, want 1", n.cluster.reads)
+	}
+
+	n.cluster.mu.Lock()
+	n.cluster.catchUp = func() { n.mustCreate(t, "name=Elsewhere&periodicity=60") }
+	n.cluster.mu.Unlock()
+	r := n.get(t, canaryPrefix+"get?name=Elsewhere")
+	expectStatus(t, r, http.StatusOK)
+	if r.canary()["name"] != "Elsewhere" {
+		t.Errorf("answered %v", r.raw)
+	}
+}
+
 // TestLocalReadsWaitUntilTheNodeHasCaughtUp: a node that has not caught up with the
 // cluster since it started answers reads from what it replayed so far; rather than a
 // wrong 404 or an empty list, a read waits for it (up to the election wait), then gets

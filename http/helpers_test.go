@@ -105,6 +105,9 @@ type fakeCluster struct {
 	becomeLeaderOnWait bool
 	// readErr fails ConsistentRead; notLeaderReads fails the next n with not-leader.
 	readErr error
+	// catchUp runs at the start of each ConsistentRead: what this node applies once it
+	// has caught up with the leader.
+	catchUp func()
 	// ownWritesErr fails AwaitOwnWrites: this node has not applied its own writes yet.
 	ownWritesErr   error
 	notLeaderReads int
@@ -158,6 +161,12 @@ func (c *fakeCluster) WaitLeader(ctx context.Context) error {
 }
 
 func (c *fakeCluster) ConsistentRead(ctx context.Context) error {
+	c.mu.Lock()
+	catchUp := c.catchUp
+	c.mu.Unlock()
+	if catchUp != nil {
+		catchUp()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reads++
