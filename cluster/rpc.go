@@ -233,9 +233,9 @@ func (c *rpcClient) call(ctx context.Context, addr string, method rpcMethod, pay
 	if !ok {
 		deadline = time.Now().Add(rpcDefaultTimeout)
 	}
-	conn, err := c.get(addr, max(min(rpcDialTimeout, time.Until(deadline), time.Until(dialBy)), time.Millisecond))
+	conn, err := c.get(ctx, addr, max(min(rpcDialTimeout, time.Until(deadline), time.Until(dialBy)), time.Millisecond))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errRPCUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", errRPCUnreachable, err)
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
@@ -268,7 +268,7 @@ func (c *rpcClient) call(ctx context.Context, addr string, method rpcMethod, pay
 }
 
 // get takes an idle connection to addr that is still open, or dials one.
-func (c *rpcClient) get(addr string, timeout time.Duration) (net.Conn, error) {
+func (c *rpcClient) get(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
 	c.mu.Lock()
 	for pool := c.idle[addr]; len(pool) > 0; pool = c.idle[addr] {
 		ic := pool[len(pool)-1]
@@ -280,7 +280,37 @@ func (c *rpcClient) get(addr string, timeout time.Duration) (net.Conn, error) {
 		ic.conn.Close()
 	}
 	c.mu.Unlock()
-	return c.layer.Dial(raft.ServerAddress(addr), timeout)
+	return c.dial(ctx, addr, timeout)
+}
+
+// dial connects to addr, giving up when ctx ends. The stream layer's Dial takes no
+// context, and to a node cut off by a firewall that drops packets it waits its whole
+// timeout: measured in the fault campaign, a relay dialling a leader that had just been
+// partitioned held the batch, and every write queued behind it on that node, for the
+// 5 s dial timeout although a new leader was elected within one second. The caller
+// cancels ctx as soon as leadership moves; the dial finishes on its own and its
+// connection, if any, is closed.
+func (c *rpcClient) dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
+	type dialed struct {
+		conn net.Conn
+		err  error
+	}
+	done := make(chan dialed, 1)
+	go func() {
+		conn, err := c.layer.Dial(raft.ServerAddress(addr), timeout)
+		done <- dialed{conn, err}
+	}()
+	select {
+	case d := <-done:
+		return d.conn, d.err
+	case <-ctx.Done():
+		go func() {
+			if d := <-done; d.conn != nil {
+				d.conn.Close()
+			}
+		}()
+		return nil, fmt.Errorf("dial %s: %w", addr, context.Cause(ctx))
+	}
 }
 
 func (c *rpcClient) put(addr string, conn net.Conn) {

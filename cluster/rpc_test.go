@@ -11,7 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // TestForwardReachesTheLeader: a follower's payload reaches the leader's handler and the
@@ -201,6 +204,36 @@ func TestRaftPortRefusesStrangeBytes(t *testing.T) {
 	if _, err := readFrame(bytes.NewReader(append(huge, 1, 2, 3))); !errors.Is(err, errBadFrame) {
 		t.Errorf("an oversized frame: %v, want errBadFrame", err)
 	}
+}
+
+// TestADialToACutOffLeaderIsGivenUp: a dial that a firewall leaves unanswered (the
+// stream layer waits its whole timeout) ends as soon as the caller gives up, here
+// because another leader was elected, and says that nothing was sent, so that the
+// request goes to the new leader at once.
+func TestADialToACutOffLeaderIsGivenUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newRPCClient(silentLayer{})
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(100*time.Millisecond, func() { cancel(errLeaderChanged) })
+		start := time.Now()
+		_, err := c.call(ctx, "10.0.0.1:7000", rpcPropose, []byte("x"), start.Add(time.Minute))
+		if waited := time.Since(start); waited != 100*time.Millisecond {
+			t.Errorf("the call returned after %v, want 100ms (when the leader changed)", waited)
+		}
+		if !errors.Is(err, errRPCUnreachable) || !errors.Is(err, errLeaderChanged) {
+			t.Errorf("call: %v, want errRPCUnreachable because the leader changed", err)
+		}
+		time.Sleep(rpcDialTimeout) // the abandoned dial ends on its own
+	})
+}
+
+// silentLayer dials like a TCP connection whose SYNs are dropped: it waits out the
+// timeout.
+type silentLayer struct{ net.Listener }
+
+func (silentLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	time.Sleep(timeout)
+	return nil, fmt.Errorf("dial %s: i/o timeout", address)
 }
 
 // TestForwardGivesUpWhenTheLeaderChanges: a relayed request whose leader stops answering
