@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/storage"
 	"github.com/hashicorp/raft"
 )
 
@@ -170,14 +171,14 @@ func (n *Node) openSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadClo
 	if !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil, nil, err
 	}
-	stored, err := n.snapshots.List()
+	stored, err := n.store.Snapshots().List()
 	if err != nil {
 		return nil, nil, fmt.Errorf("list snapshots: %w", err)
 	}
 	if len(stored) == 0 {
 		return nil, nil, fmt.Errorf("%w: %w", errSnapshotNotYet, ErrNothingToBackup)
 	}
-	return n.snapshots.Open(stored[0].ID) // newest first
+	return n.store.Snapshots().Open(stored[0].ID) // newest first
 }
 
 // raftWaitsForConfiguration reports raft's refusal to snapshot a state machine that
@@ -285,7 +286,7 @@ func (n *Node) receiveBackup(r io.Reader) (_ *raft.SnapshotMeta, _ *os.File, err
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadBackup, err)
 	}
 
-	file, err := os.CreateTemp(n.cfg.DataDir, restoreTempPattern)
+	file, err := os.CreateTemp(n.cfg.DataDir, storage.RestoreTempPattern)
 	if err != nil {
 		return nil, nil, fmt.Errorf("spool backup: %w", err)
 	}
@@ -338,7 +339,3 @@ func (n *Node) receiveBackup(r io.Reader) (_ *raft.SnapshotMeta, _ *os.File, err
 		Size:    int64(header.Size),
 	}, file, nil
 }
-
-// restoreTempPattern names the files receiveBackup spools backups to; a node
-// that stopped during an upload leaves one, removed at its next start.
-const restoreTempPattern = "restore-*.tmp"

@@ -59,7 +59,7 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 		c.write("after-refusal", name)
 		waitValue(t, syncTimeout, "after-refusal", name, c.nodes...)
 	}
-	if got, _ := leader.fsm.get("added"); got != "after-backup" || !leader.node.IsLeader() {
+	if got, _ := leader.fsm.Get("added"); got != "after-backup" || !leader.node.IsLeader() {
 		t.Fatal("a refused restore changed the state or the leader")
 	}
 
@@ -69,7 +69,7 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 	waitValue(t, syncTimeout, "changed", "old", c.nodes...)
 	waitValue(t, syncTimeout, "kept", "from-backup", c.nodes...)
 	for _, tn := range c.nodes {
-		if _, ok := tn.fsm.get("added"); ok {
+		if _, ok := tn.fsm.Get("added"); ok {
 			t.Errorf("%s still has a key written after the backup", tn.id)
 		}
 	}
@@ -80,7 +80,7 @@ func TestBackupThenRestoreReplacesStateEverywhere(t *testing.T) {
 
 func TestBackupOfEmptySingleNode(t *testing.T) {
 	t.Parallel()
-	n, err := New(t.Context(), singleNodeConfig(t, t.TempDir()), newKV())
+	n, err := New(t.Context(), singleNodeConfig(t, t.TempDir()), testkit.NewKV())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestBackupFromFollowerAfterMembershipChange(t *testing.T) {
 				t.Fatalf("backup from %s after a membership change: %v", follower.id, err)
 			}
 			// The backup holds every write: restored, it brings them all back.
-			kv := newKV()
+			kv := testkit.NewKV()
 			meta, file, err := leader.node.receiveBackup(&backup)
 			if err != nil {
 				t.Fatalf("the backup does not read back: %v", err)
@@ -161,7 +161,7 @@ func TestBackupFromFollowerAfterMembershipChange(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range writes {
-				if got, _ := kv.get(fmt.Sprint("k", i)); got != "v" {
+				if got, _ := kv.Get(fmt.Sprint("k", i)); got != "v" {
 					t.Errorf("the backup has k%d=%q, want v", i, got)
 				}
 			}
@@ -234,7 +234,7 @@ func TestReceiveBackupChecksEverything(t *testing.T) {
 		{"a payload that is no snapshot", frameBackup(backupFormatV2, 1, 7, 2, []byte("not json!")), "kv snapshot: invalid character"},
 		{"a payload with more after it", frameBackup(backupFormatV2, 1, 7, 2, []byte(`{"a":"1"} {}`)), "data after the object"},
 	}
-	n := &Node{cfg: Config{DataDir: t.TempDir()}, fsm: newKV()}
+	n := &Node{cfg: Config{DataDir: t.TempDir()}, fsm: testkit.NewKV()}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			meta, file, err := n.receiveBackup(bytes.NewReader(tt.backup))

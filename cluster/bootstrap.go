@@ -22,7 +22,7 @@ const bootstrapPollInterval = 100 * time.Millisecond
 //     agree (see tryBootstrap), or for a leader to add this node.
 func (n *Node) startBootstrap(ctx context.Context) error {
 	switch {
-	case n.hasState:
+	case n.store.HasState():
 		return nil
 	case !n.cfg.gossipEnabled() || (n.cfg.BootstrapExpect <= 1 && len(n.cfg.Join) == 0):
 		return n.bootstrap([]memberMeta{n.meta()})

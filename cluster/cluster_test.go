@@ -34,7 +34,7 @@ func TestThreeNodesFormOneCluster(t *testing.T) {
 	waitValue(t, syncTimeout, "k", "v", c.nodes...)
 
 	for _, f := range c.followers(leader) {
-		_, err := f.node.Apply(ctxTimeout(t, time.Second), setCmd("x", "y"))
+		_, err := f.node.Apply(ctxTimeout(t, time.Second), testkit.SetCmd("x", "y"))
 		if !errors.Is(err, ErrNotLeader) {
 			t.Errorf("Apply on follower %s: %v, want ErrNotLeader", f.id, err)
 		}
@@ -201,7 +201,7 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 	c.net.Partition([]string{old.id}, []string{majority[0].id, majority[1].id})
 
 	// The isolated leader cannot reach a quorum: its write must fail.
-	_, err := old.node.Apply(ctxTimeout(t, 5*time.Second), setCmd("minority", "lost"))
+	_, err := old.node.Apply(ctxTimeout(t, 5*time.Second), testkit.SetCmd("minority", "lost"))
 	if err == nil {
 		t.Fatal("a write on the minority side was acknowledged")
 	}
@@ -210,7 +210,7 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 	leader := c.waitLeader(failoverTimeout, majority...)
 	apply(t, leader.node, "majority", "kept")
 	waitValue(t, syncTimeout, "majority", "kept", majority...)
-	if _, ok := old.fsm.get("majority"); ok {
+	if _, ok := old.fsm.Get("majority"); ok {
 		t.Error("the partitioned node saw a write across the partition")
 	}
 
@@ -218,7 +218,7 @@ func TestPartitionedLeaderCannotCommitAndCatchesUp(t *testing.T) {
 	waitValue(t, 2*syncTimeout, "majority", "kept", c.nodes...)
 	c.waitLeader(failoverTimeout)
 	for _, tn := range c.nodes {
-		if _, ok := tn.fsm.get("minority"); ok {
+		if _, ok := tn.fsm.Get("minority"); ok {
 			t.Errorf("%s applied the write that was never committed", tn.id)
 		}
 	}
@@ -259,11 +259,11 @@ func TestPartitionedFollowerCatchesUp(t *testing.T) {
 	c.net.Partition([]string{cutOff.id}, majority)
 
 	c.write("while-cut", "1")
-	if _, err := cutOff.node.Apply(ctxTimeout(t, time.Second), setCmd("x", "y")); err == nil {
+	if _, err := cutOff.node.Apply(ctxTimeout(t, time.Second), testkit.SetCmd("x", "y")); err == nil {
 		t.Error("the cut-off follower accepted a write")
 	}
 	time.Sleep(3 * time.Second) // several election timeouts
-	if _, ok := cutOff.fsm.get("while-cut"); ok {
+	if _, ok := cutOff.fsm.Get("while-cut"); ok {
 		t.Fatal("write crossed the partition")
 	}
 	if cutOff.node.IsLeader() {

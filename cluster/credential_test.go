@@ -97,7 +97,7 @@ func TestKeyedClusterKeepsStrangersOut(t *testing.T) {
 		name string
 		keys [][]byte
 	}{{"rogue-nokey", nil}, {"rogue-wrongkey", [][]byte{mustKey(t)}}} {
-		fsm := newKV()
+		fsm := testkit.NewKV()
 		n, err := New(context.Background(), Config{
 			NodeID: rogue.name, DataDir: t.TempDir(), RaftAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
 			HTTPAddr: "127.0.0.1:9", Join: gossip, BootstrapExpect: 1, Keys: rogue.keys,
@@ -117,7 +117,7 @@ func TestKeyedClusterKeepsStrangersOut(t *testing.T) {
 				}
 			}
 		}
-		if _, ok := fsm.get("secret"); ok {
+		if _, ok := fsm.Get("secret"); ok {
 			t.Errorf("%s received the cluster's data", rogue.name)
 		}
 	}
@@ -151,7 +151,7 @@ func TestStrangersRaftRPCsChangeNothing(t *testing.T) {
 	var resp raft.AppendEntriesResponse
 	err = stranger.AppendEntries("n1", target, &raft.AppendEntriesRequest{
 		RPCHeader: header, Term: term + 100, PrevLogEntry: last, PrevLogTerm: term, LeaderCommitIndex: 1 << 60,
-		Entries: []*raft.Log{{Index: last + 1, Term: term + 100, Type: raft.LogCommand, Data: setCmd("k", "forged")}},
+		Entries: []*raft.Log{{Index: last + 1, Term: term + 100, Type: raft.LogCommand, Data: testkit.SetCmd("k", "forged")}},
 	}, &resp)
 	if err == nil {
 		t.Errorf("a forged AppendEntries was answered: %+v", resp)
@@ -173,7 +173,7 @@ func TestStrangersRaftRPCsChangeNothing(t *testing.T) {
 	if got := follower.node.raft.CurrentTerm(); got != term {
 		t.Errorf("term moved from %d to %d", term, got)
 	}
-	if got, _ := follower.fsm.get("k"); got != "v" {
+	if got, _ := follower.fsm.Get("k"); got != "v" {
 		t.Errorf("k=%q after the forgeries", got)
 	}
 	c.write("still", "serving")

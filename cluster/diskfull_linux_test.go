@@ -77,7 +77,7 @@ func applyUntilRefused(t *testing.T, node *Node, lead func()) error {
 				lead()
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, last = node.Apply(ctx, setCmd(fmt.Sprintf("fill-%d", i), value))
+			_, last = node.Apply(ctx, testkit.SetCmd(fmt.Sprintf("fill-%d", i), value))
 			cancel()
 		}
 		if node.StorageError() == nil {
@@ -94,7 +94,7 @@ func applyUntilRefused(t *testing.T, node *Node, lead func()) error {
 // append until restarted when it could not make its next segment.)
 func TestFullDiskSingleNode(t *testing.T) {
 	mount := smallFileSystem(t, 8<<20)
-	fsm := newKV()
+	fsm := testkit.NewKV()
 	cfg := singleNodeConfig(t, filepath.Join(mount, "data"))
 	cfg.logSegmentSize = 1 << 20
 	n := startLeader(t, cfg, fsm)
@@ -109,7 +109,7 @@ func TestFullDiskSingleNode(t *testing.T) {
 			t.Errorf("error %v: want ErrDiskFull naming %s and ENOSPC", e, cfg.DataDir)
 		}
 	}
-	if got, _ := fsm.get("before"); got != "v" {
+	if got, _ := fsm.Get("before"); got != "v" {
 		t.Error("the state was lost")
 	}
 
@@ -117,7 +117,7 @@ func TestFullDiskSingleNode(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if _, err := n.Apply(ctx, setCmd("after", "v")); err != nil {
+		if _, err := n.Apply(ctx, testkit.SetCmd("after", "v")); err != nil {
 			return err
 		}
 		if err := n.StorageError(); err != nil {
@@ -173,7 +173,7 @@ func TestFullDiskOnTheLeader(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err := leader.Apply(ctx, setCmd("while-full", "v"))
+		_, err := leader.Apply(ctx, testkit.SetCmd("while-full", "v"))
 		return err
 	})
 	waitValue(t, syncTimeout, "while-full", "v", others...)

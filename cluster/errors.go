@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/storage"
 	"github.com/hashicorp/raft"
 )
 
@@ -40,7 +42,29 @@ var (
 	// ErrBadBackup is returned by Restore for a stream that is not a complete,
 	// intact backup written by Backup.
 	ErrBadBackup = errors.New("cluster: not a valid backup")
+
+	// ErrDamagedLog means the Raft log in the data directory cannot be read back as it
+	// was written: the node refuses to start; RepairLog rebuilds it.
+	ErrDamagedLog = storage.ErrDamagedLog
+
+	// ErrDamagedData means another file of the data directory (raft.db, node-id, the
+	// snapshots) is damaged; the error names it and says what to do.
+	ErrDamagedData = storage.ErrDamagedData
+
+	// ErrDiskFull is what StorageError wraps while the node cannot write its Raft log
+	// because its file system is full.
+	ErrDiskFull = storage.ErrDiskFull
 )
+
+// LogRepair reports what RepairLog kept and dropped.
+type LogRepair = storage.LogRepair
+
+// RepairLog rebuilds the damaged Raft log of a stopped node in dataDir from what can
+// still be read, keeping the damaged one aside; the node then catches up from the
+// leader as itself.
+func RepairLog(dataDir string, logger *slog.Logger) (*LogRepair, error) {
+	return storage.RepairLog(dataDir, logger)
+}
 
 // translateRaftError maps raft's errors onto this package's sentinels so that
 // callers need not import raft. Other errors pass through unchanged.

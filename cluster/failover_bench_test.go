@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
 // BenchmarkLeaderFailover measures, on a 3-node loopback cluster with the
@@ -44,7 +46,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 // one node, with few and with many concurrent proposers, whose
 // Applies raft batches into shared log writes.
 func BenchmarkApplySingleNode(b *testing.B) {
-	n, err := New(b.Context(), singleNodeConfig(b, b.TempDir()), newKV())
+	n, err := New(b.Context(), singleNodeConfig(b, b.TempDir()), testkit.NewKV())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func BenchmarkApplySingleNode(b *testing.B) {
 	if err := n.WaitLeader(ctxTimeout(b, 10*time.Second)); err != nil {
 		b.Fatal(err)
 	}
-	cmd := setCmd("k", "v")
+	cmd := testkit.SetCmd("k", "v")
 	for _, perCPU := range []int{1, 16} {
 		b.Run(fmt.Sprintf("proposers=%d", perCPU*runtime.GOMAXPROCS(0)), func(b *testing.B) {
 			b.SetParallelism(perCPU)

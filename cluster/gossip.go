@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -46,7 +47,7 @@ func (n *Node) startGossip(ctx context.Context) error {
 	mc.DeadNodeReclaimTime = deadNodeReclaimTime
 	mc.Delegate = &gossipDelegate{node: n}
 	mc.Events = n.members
-	mc.Logger = newStdLogger(n.cfg.Logger.With("node", n.id), "memberlist")
+	mc.Logger = hclogslog.NewStdLogger(n.cfg.Logger.With("node", n.id), "memberlist")
 	if len(n.cfg.Keys) > 0 {
 		// Every message sealed with the primary key, every key accepted, nothing else:
 		// a node without a key can neither join nor be heard (credential.go).

@@ -59,7 +59,7 @@ type testCluster struct {
 type testNode struct {
 	id   string
 	cfg  Config
-	fsm  *kvFSM
+	fsm  *testkit.KV
 	node *Node // nil while stopped
 }
 
@@ -110,8 +110,8 @@ func (c *testCluster) start(tn *testNode) {
 			}
 		}
 	}
-	tn.fsm = newKV()
-	tn.fsm.delay = c.applyDelay
+	tn.fsm = testkit.NewKV()
+	tn.fsm.Delay = c.applyDelay
 	n, err := New(context.Background(), tn.cfg, tn.fsm)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", tn.id, err)
@@ -195,7 +195,7 @@ func waitValue(t testing.TB, timeout time.Duration, key, value string, nodes ...
 	t.Helper()
 	testkit.Eventually(t, timeout, func() error {
 		for _, tn := range nodes {
-			if got, _ := tn.fsm.get(key); got != value {
+			if got, _ := tn.fsm.Get(key); got != value {
 				return fmt.Errorf("%s has %s=%q, want %q", tn.id, key, got, value)
 			}
 		}
@@ -225,7 +225,7 @@ func (c *testCluster) write(key, value string) {
 			if tn.node.IsLeader() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				_, err := tn.node.Apply(ctx, setCmd(key, value))
+				_, err := tn.node.Apply(ctx, testkit.SetCmd(key, value))
 				return err
 			}
 		}
@@ -237,7 +237,7 @@ func apply(t testing.TB, n *Node, key, value string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := n.Apply(ctx, setCmd(key, value)); err != nil {
+	if _, err := n.Apply(ctx, testkit.SetCmd(key, value)); err != nil {
 		t.Fatalf("apply %s=%s: %v", key, value, err)
 	}
 }

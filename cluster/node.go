@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/storage"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 )
@@ -22,7 +23,11 @@ type Node struct {
 	logger   *slog.Logger
 	fsm      raft.FSM
 
-	*raftParts
+	raft              *raft.Raft
+	store             *storage.Store // the data directory: Raft log, stable store, snapshots
+	applied           *appliedFSM    // the FSM as raft calls it
+	transport         *commitTransport
+	advertise         string // Raft address other servers dial
 	notifyCh          chan bool
 	leadershipChanged chan struct{}                 // capacity 1: raft notified a change
 	established       atomic.Pointer[establishment] // this node's current term as leader, nil when it does not lead
@@ -76,7 +81,7 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	id, err := resolveNodeID(cfg.DataDir, cfg.NodeID)
+	id, err := storage.NodeID(cfg.DataDir, cfg.NodeID)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -95,14 +100,15 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	}
 	n.members = newMemberTable(n.logger)
 
-	n.raftParts, err = startRaft(&n.cfg, id, fsm, n.notifyCh)
+	rs, err := startRaft(&n.cfg, id, fsm, n.notifyCh)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	n.rpc = newRPCClient(n.rpcLayer)
+	n.raft, n.store, n.applied, n.transport, n.advertise = rs.raft, rs.store, rs.applied, rs.transport, rs.advertise
+	n.rpc = newRPCClient(rs.rpcLayer)
 	n.wg.Add(2)
 	go n.forwardLeadership()
-	go n.serveRPC(n.rpcLayer)
+	go n.serveRPC(rs.rpcLayer)
 
 	n.httpAddr = dialableHTTPAddr(cfg.HTTPAddr, n.advertise)
 	n.localMeta = memberMeta{
@@ -111,7 +117,7 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		HTTPAddr: n.httpAddr,
 		Version:  cfg.Version,
 		Expect:   cfg.BootstrapExpect,
-		HasState: n.hasState,
+		HasState: n.store.HasState(),
 	}
 	if err := n.startGossip(ctx); err != nil {
 		n.Shutdown()
@@ -129,7 +135,7 @@ func New(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	go n.trackReadiness()
 	go n.snapshotBySize()
 	n.logger.Info("cluster node started", "raft_addr", n.advertise, "gossip", cfg.GossipAddr,
-		"http_addr", n.httpAddr, "existing_state", n.hasState, "bootstrap_expect", cfg.BootstrapExpect)
+		"http_addr", n.httpAddr, "existing_state", n.store.HasState(), "bootstrap_expect", cfg.BootstrapExpect)
 	return n, nil
 }
 
@@ -186,7 +192,7 @@ func (n *Node) Shutdown() error {
 		}
 		n.wg.Wait()
 		n.rpc.close()
-		if err := n.raftParts.close(); err != nil {
+		if err := n.store.Close(); err != nil {
 			errs = append(errs, err)
 		}
 		n.shutdownErr = errors.Join(errs...)
@@ -196,3 +202,9 @@ func (n *Node) Shutdown() error {
 }
 
 func (n *Node) isShutdown() bool { return n.shutdown.Load() }
+
+// StorageError says why this node cannot write its Raft log, nil when its last append
+// succeeded. It wraps ErrDiskFull when the file system is full. While it is set the node
+// serves reads but takes no writes: the leader steps down when an append fails, and the
+// node resumes by itself once an append succeeds (space was freed).
+func (n *Node) StorageError() error { return n.store.Err() }

@@ -3,12 +3,11 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
+	"github.com/coal-mine/coal-mine/cluster/internal/storage"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 )
 
 // Raft tuning. A follower notices a dead leader 0.5-1 s after its last heartbeat and
@@ -24,33 +23,24 @@ const (
 	leaderLeaseTimeout = 500 * time.Millisecond
 	commitTimeout      = 50 * time.Millisecond
 
-	snapshotsRetained = 2
-	logCacheEntries   = 512
-	logCacheMaxEntry  = 64 << 10 // a full batch of triggers is about 15 KB; imports are read back
-	transportMaxPool  = 3
-	transportTimeout  = 10 * time.Second
-	boltOpenTimeout   = time.Second
+	transportMaxPool = 3
+	transportTimeout = 10 * time.Second
 )
 
-// raftParts are the pieces of a Raft server that Shutdown must close.
-type raftParts struct {
-	store     *raftboltdb.BoltStore // term and vote
-	log       *logStore             // the Raft log
-	logs      *logCache             // the log behind its cache, as raft reads it
-	applied   *appliedFSM           // the FSM as raft calls it
-	snapshots *snapshotStore
-	trash     *trash // compacted log segments and old snapshots, deleted slowly
+// raftServer is a running Raft server and the parts Shutdown must close.
+type raftServer struct {
+	store     *storage.Store
+	applied   *appliedFSM // the FSM as raft calls it
 	transport *commitTransport
 	rpcLayer  raft.StreamLayer // the nodes' RPC, on the Raft port
 	raft      *raft.Raft
-	hasState  bool   // the data dir held Raft state before we started
 	advertise string // Raft address other servers dial
 }
 
-// startRaft opens the stores in cfg.DataDir and starts Raft with fsm.
-// notify receives every leadership transition.
-func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftParts, error) {
-	p := &raftParts{}
+// startRaft opens the data directory and starts Raft with fsm. notify receives every
+// leadership transition.
+func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftServer, error) {
+	p := &raftServer{}
 	ok := false
 	defer func() {
 		if !ok {
@@ -59,47 +49,10 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	}()
 
 	logger := cfg.Logger.With("node", id)
-	removeStaleRestores(cfg.DataDir, logger)
-	// Everything NewRaft reads is read first (startcheck.go): it and the stores panic
-	// on some damage, and quietly start over on other.
-	if err := checkRaftDB(cfg.DataDir); err != nil {
-		return nil, err
-	}
 	var err error
-	p.store, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
-		// NoSync stays false: an acknowledged write has been fsynced.
-	})
-	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
-			return nil, fmt.Errorf("open raft.db: %w (is another coal-mine using %s?)", err, cfg.DataDir)
-		}
-		return nil, fmt.Errorf("open raft.db: %w", err)
-	}
-	hclogger := newHCLogAdapter(cfg.Logger, "raft")
-	p.trash, err = openTrash(cfg.DataDir, logger)
+	p.store, err = storage.Open(cfg.DataDir, storage.Options{Logger: logger, SegmentSize: cfg.logSegmentSize})
 	if err != nil {
 		return nil, err
-	}
-	p.log, err = openLogStore(cfg.DataDir, p.store, p.trash, hclogger, cfg.logSegmentSize)
-	if err != nil {
-		return nil, err
-	}
-	p.logs, err = newLogCache(p.log, logCacheEntries, logCacheMaxEntry)
-	if err != nil {
-		return nil, fmt.Errorf("raft log cache: %w", err)
-	}
-	p.snapshots, err = newSnapshotStore(cfg.DataDir, snapshotsRetained, p.trash, logger, hclogger)
-	if err != nil {
-		return nil, fmt.Errorf("open snapshot store: %w", err)
-	}
-	if err := checkStartState(cfg.DataDir, p.log, p.snapshots, logger); err != nil {
-		return nil, err
-	}
-	p.hasState, err = raft.HasExistingState(p.logs, p.store, p.snapshots)
-	if err != nil {
-		return nil, fmt.Errorf("inspect raft state: %w", err)
 	}
 
 	ln, advertise, err := listenRaft(cfg)
@@ -119,6 +72,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 		layer = cfg.WrapRaftStream(id, layer)
 		p.rpcLayer = cfg.WrapRaftStream(id, rpcLayer)
 	}
+	hclogger := hclogslog.New(cfg.Logger, "raft")
 	p.transport = newCommitTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,
 		MaxPool: transportMaxPool,
@@ -133,9 +87,9 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("raft config: %w", err)
 	}
-	p.applied = &appliedFSM{FSM: fsm, snapshots: p.snapshots}
-	p.raft, err = newRaftProtected(cfg.DataDir, func() (*raft.Raft, error) {
-		return raft.NewRaft(rc, p.applied, p.logs, p.store, p.snapshots, p.transport)
+	p.applied = &appliedFSM{FSM: fsm, snapshots: p.store.Snapshots()}
+	p.raft, err = p.store.StartRaft(func() (*raft.Raft, error) {
+		return raft.NewRaft(rc, p.applied, p.store.Log(), p.store.Stable(), p.store.Snapshots(), p.transport)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
@@ -149,7 +103,7 @@ func startRaft(cfg *Config, id string, fsm raft.FSM, notify chan<- bool) (*raftP
 	return p, nil
 }
 
-func raftConfig(id string, notify chan<- bool, logger *hclogAdapter) *raft.Config {
+func raftConfig(id string, notify chan<- bool, logger *hclogslog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(id)
 	rc.HeartbeatTimeout = heartbeatTimeout
@@ -167,7 +121,7 @@ func raftConfig(id string, notify chan<- bool, logger *hclogAdapter) *raft.Confi
 }
 
 // close releases whatever was opened, in reverse order.
-func (p *raftParts) close() error {
+func (p *raftServer) close() error {
 	var errs []error
 	if p.raft != nil {
 		// raft's shutdown closes the transport too.
@@ -177,18 +131,10 @@ func (p *raftParts) close() error {
 	} else if p.transport != nil {
 		p.transport.Close()
 	}
-	if p.log != nil {
-		if err := p.log.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close raft log: %w", err))
-		}
-	}
 	if p.store != nil {
 		if err := p.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close raft.db: %w", err))
+			errs = append(errs, err)
 		}
-	}
-	if p.trash != nil {
-		p.trash.close()
 	}
 	return errors.Join(errs...)
 }

@@ -214,7 +214,7 @@ func (n *Node) fsmApplied(commit uint64) bool {
 	applied := n.applied.index.Load()
 	for index := commit; index > applied; index-- {
 		var entry raft.Log
-		if err := n.logs.GetLog(index, &entry); err != nil {
+		if err := n.store.Log().GetLog(index, &entry); err != nil {
 			// Compacted: raft compacts only what a snapshot holds, and the FSM has
 			// either taken that snapshot or restored it.
 			return true

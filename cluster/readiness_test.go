@@ -52,7 +52,7 @@ func TestRestartedFollowerIsReadyOnlyOnceCaughtUp(t *testing.T) {
 				t.Error("caught up but not ready")
 			}
 			for i := range tt.before + tt.after {
-				if _, ok := follower.fsm.get(fmt.Sprintf("k%d", i)); !ok {
+				if _, ok := follower.fsm.Get(fmt.Sprintf("k%d", i)); !ok {
 					t.Fatalf("caught up while k%d (of %d committed entries) is not applied", i, tt.before+tt.after)
 				}
 			}
@@ -105,7 +105,7 @@ func TestConsistentReadOnANewLeaderSeesEveryAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range writes {
-		if _, ok := leader.fsm.get(fmt.Sprintf("k%d", i)); !ok {
+		if _, ok := leader.fsm.Get(fmt.Sprintf("k%d", i)); !ok {
 			t.Fatalf("a consistent read on the new leader lacks k%d, acknowledged before the election", i)
 		}
 	}
@@ -137,7 +137,7 @@ func TestLoadedNodesStayReady(t *testing.T) {
 				default:
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				leader.node.Apply(ctx, setCmd(fmt.Sprintf("w%d-%d", w, i), "v"))
+				leader.node.Apply(ctx, testkit.SetCmd(fmt.Sprintf("w%d-%d", w, i), "v"))
 				cancel()
 			}
 		})

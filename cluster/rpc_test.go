@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 	"github.com/hashicorp/raft"
 )
 
@@ -99,7 +100,7 @@ func TestConsistentReadOnAFollower(t *testing.T) {
 	if err := slow.node.ConsistentRead(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := slow.fsm.get("k"); got != want {
+	if got, _ := slow.fsm.Get("k"); got != want {
 		t.Fatalf("after ConsistentRead the follower has k=%.5q..., want the last write", got)
 	}
 	if err := leader.node.ConsistentRead(ctxTimeout(t, 5*time.Second)); err != nil {
@@ -116,7 +117,7 @@ func TestAFollowerReadsBackWhatItRelayed(t *testing.T) {
 	for _, tn := range c.nodes {
 		n := tn.node
 		n.HandleForwarded(func(ctx context.Context, payload []byte) ([]byte, error) {
-			_, err := n.Apply(ctx, setCmd("k", string(payload)))
+			_, err := n.Apply(ctx, testkit.SetCmd("k", string(payload)))
 			return nil, err
 		})
 	}
@@ -136,7 +137,7 @@ func TestAFollowerReadsBackWhatItRelayed(t *testing.T) {
 		if err := slow.node.AwaitOwnWrites(ctxTimeout(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := slow.fsm.get("k"); got != value {
+		if got, _ := slow.fsm.Get("k"); got != value {
 			t.Fatalf("after AwaitOwnWrites the follower that relayed k=%s has k=%q", value, got)
 		}
 	}

@@ -38,7 +38,7 @@ func startLeader(t *testing.T, cfg Config, fsm raft.FSM) *Node {
 
 func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
 	t.Parallel()
-	fsm := newKV()
+	fsm := testkit.NewKV()
 	n, err := New(context.Background(), singleNodeConfig(t, t.TempDir()), fsm)
 	if err != nil {
 		t.Fatal(err)
@@ -51,14 +51,14 @@ func TestSingleNodeBootstrapsAndApplies(t *testing.T) {
 	if !n.IsLeader() || n.LeaderID() != n.ID() {
 		t.Fatalf("a lone node should lead itself: leader %q, self %q", n.LeaderID(), n.ID())
 	}
-	resp, err := n.Apply(ctxTimeout(t, 5*time.Second), setCmd("a", "1"))
+	resp, err := n.Apply(ctxTimeout(t, 5*time.Second), testkit.SetCmd("a", "1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp != 1 {
 		t.Errorf("Apply returned %v, want the FSM's answer 1", resp)
 	}
-	if v, _ := fsm.get("a"); v != "1" {
+	if v, _ := fsm.Get("a"); v != "1" {
 		t.Errorf("FSM has a=%q", v)
 	}
 	if got := n.LeaderHTTPAddr(); got != "127.0.0.1:8080" {
@@ -87,7 +87,7 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := singleNodeConfig(t, dir)
-	n := startLeader(t, cfg, newKV())
+	n := startLeader(t, cfg, testkit.NewKV())
 	id := n.ID()
 	apply(t, n, "before-snapshot", "1")
 	if err := n.raft.Snapshot().Error(); err != nil {
@@ -100,11 +100,11 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 	if err := n.Shutdown(); err != nil {
 		t.Errorf("second Shutdown: %v", err)
 	}
-	if _, err := n.Apply(context.Background(), setCmd("x", "y")); !errors.Is(err, ErrShutdown) {
+	if _, err := n.Apply(context.Background(), testkit.SetCmd("x", "y")); !errors.Is(err, ErrShutdown) {
 		t.Errorf("Apply after Shutdown: %v, want ErrShutdown", err)
 	}
 
-	fsm := newKV()
+	fsm := testkit.NewKV()
 	n, err := New(context.Background(), cfg, fsm)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 		return nil
 	})
 	for key, want := range map[string]string{"before-snapshot": "1", "after-snapshot": "2"} {
-		if got, _ := fsm.get(key); got != want {
+		if got, _ := fsm.Get(key); got != want {
 			t.Errorf("after restart %s=%q, want %q", key, got, want)
 		}
 	}
@@ -135,12 +135,12 @@ func TestSingleNodeRestartKeepsState(t *testing.T) {
 func TestDataDirInUseIsRefused(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	n, err := New(context.Background(), singleNodeConfig(t, dir), newKV())
+	n, err := New(context.Background(), singleNodeConfig(t, dir), testkit.NewKV())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Shutdown()
-	if second, err := New(context.Background(), singleNodeConfig(t, dir), newKV()); err == nil {
+	if second, err := New(context.Background(), singleNodeConfig(t, dir), testkit.NewKV()); err == nil {
 		second.Shutdown()
 		t.Fatal("a second node on the same data dir started")
 	}
@@ -182,9 +182,9 @@ func TestSnapshotByLogSize(t *testing.T) {
 	t.Parallel()
 	cfg := singleNodeConfig(t, t.TempDir())
 	cfg.SnapshotLogBytes = 64 << 10
-	n := startLeader(t, cfg, newKV())
+	n := startLeader(t, cfg, testkit.NewKV())
 	snapshots := func() int {
-		metas, err := n.snapshots.List()
+		metas, err := n.store.Snapshots().List()
 		if err != nil {
 			t.Fatal(err)
 		}

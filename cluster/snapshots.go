@@ -29,7 +29,7 @@ func (n *Node) snapshotBySize() {
 			return
 		case <-ticker.C:
 		}
-		grown += n.logs.stored.Swap(0)
+		grown += n.store.TakeGrowth()
 		if grown < n.cfg.SnapshotLogBytes {
 			continue
 		}

@@ -1,15 +1,11 @@
 package cluster
 
 import (
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
-	"github.com/coal-mine/coal-mine/deploy/testkit"
+	"github.com/coal-mine/coal-mine/cluster/internal/storage"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -48,7 +44,7 @@ func TestMetaDecodeRejectsDamage(t *testing.T) {
 func TestMetaFitsMemberlistLimit(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 100)
-	m := memberMeta{ID: strings.Repeat("i", maxNodeIDLen), RaftAddr: long, HTTPAddr: long, Version: long, Expect: 99, Proposal: 1<<64 - 1}
+	m := memberMeta{ID: strings.Repeat("i", storage.MaxNodeIDLen), RaftAddr: long, HTTPAddr: long, Version: long, Expect: 99, Proposal: 1<<64 - 1}
 	if size := len(m.encode()); size > memberlist.MetaMaxSize {
 		t.Errorf("metadata with long fields is %d bytes, over memberlist's %d", size, memberlist.MetaMaxSize)
 	}
@@ -64,49 +60,6 @@ func TestProposalHash(t *testing.T) {
 	}
 	if proposalHash(nil) == 0 {
 		t.Error("hash 0 is reserved for no proposal")
-	}
-}
-
-func TestResolveNodeID(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name       string
-		stored     string // "" = no file
-		configured string
-		want       string // "" = expect an error; "*" = any generated id
-	}{
-		{"generated and stored", "", "", "*"},
-		{"configured and stored", "", "alpha", "alpha"},
-		{"stored wins over nothing", "beta\n", "", "beta"},
-		{"stored matches configured", "gamma\n", "gamma", "gamma"},
-		{"stored differs from configured", "delta\n", "epsilon", ""},
-		{"bad configured id", "", "has space", ""},
-		{"bad stored id", "a/b\n", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, nodeIDFile)
-			if tt.stored != "" {
-				os.WriteFile(path, []byte(tt.stored), 0o600)
-			}
-			got, err := resolveNodeID(dir, tt.configured)
-			switch {
-			case tt.want == "":
-				if err == nil {
-					t.Fatalf("got %q, want an error", got)
-				}
-				return
-			case err != nil:
-				t.Fatal(err)
-			case tt.want != "*" && got != tt.want:
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
-			again, err := resolveNodeID(dir, "")
-			if err != nil || again != got {
-				t.Errorf("second resolve gave %q, %v; want the stored %q", again, err, got)
-			}
-		})
 	}
 }
 
@@ -140,61 +93,6 @@ func TestDeadVoterToRemove(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestParseBracketLevel(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		line      string
-		wantLevel slog.Level
-		wantMsg   string
-	}{
-		{"[WARN] memberlist: Was able to connect", slog.LevelWarn, "memberlist: Was able to connect"},
-		{"[ERR] memberlist: Failed", slog.LevelError, "memberlist: Failed"},
-		{"[DEBUG] memberlist: Stream connection", slog.LevelDebug, "memberlist: Stream connection"},
-		{"[INFO] memberlist: Suspect", slog.LevelDebug, "memberlist: Suspect"},
-		{"no level at all", slog.LevelDebug, "no level at all"},
-	}
-	for _, tt := range tests {
-		level, msg := parseBracketLevel(tt.line)
-		if level != tt.wantLevel || msg != tt.wantMsg {
-			t.Errorf("%q: got (%v, %q)", tt.line, level, msg)
-		}
-	}
-}
-
-// TestStrangersPacketsDoNotFloodTheLog: memberlist logs a line for every packet a
-// stranger sends to the gossip port; a thousand of them make one line per kind of
-// complaint every 10 s, which says how many were left out. Lines about no remote peer
-// all pass.
-func TestStrangersPacketsDoNotFloodTheLog(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var buf testkit.Buffer
-		std := newStdLogger(loggerTo(&buf), "memberlist")
-		for i := range 1000 {
-			std.Printf("[ERR] memberlist: failed to receive: no installed keys could decrypt the message from=10.0.0.%d:7946", i%250)
-			std.Printf("[ERR] memberlist: discarding packet with unacceptable label \"%d\": from=10.0.0.9:7946", i)
-		}
-		std.Printf("[WARN] memberlist: Refuting a suspect message")
-		std.Printf("[WARN] memberlist: Refuting a suspect message")
-		time.Sleep(remoteLineEvery)
-		std.Printf("[ERR] memberlist: failed to receive: no installed keys could decrypt the message from=10.0.0.1:7946")
-
-		out := buf.String()
-		for _, tt := range []struct {
-			text string
-			want int
-		}{
-			{"no installed keys could decrypt", 2},
-			{"unacceptable label", 1},
-			{"Refuting a suspect message", 2},
-			{"suppressed_since_last=999", 1},
-		} {
-			if got := strings.Count(out, tt.text); got != tt.want {
-				t.Errorf("%d lines with %q, want %d:\n%s", got, tt.text, tt.want, out)
-			}
-		}
-	})
 }
 
 func TestDialableHTTPAddr(t *testing.T) {

@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"bytes"
@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/raft-wal/types"
 )
 
 func newTestSegmentFS(t *testing.T, size uint64) *segmentFS {
 	t.Helper()
-	s := newSegmentFS(newHCLogAdapter(newTestLogger(t), "wal"), size)
+	s := newSegmentFS(hclogslog.New(newTestLogger(t), "wal"), size)
 	t.Cleanup(s.close)
 	return s
 }
@@ -182,7 +183,7 @@ const smallSegment = 64 << 10
 // openSmallWAL opens the WAL in dir with segments of smallSegment bytes.
 func openSmallWAL(t *testing.T, dir string) *logStore {
 	t.Helper()
-	w, err := openWAL(dir, nil, newHCLogAdapter(newTestLogger(t), "wal"), smallSegment)
+	w, err := openWAL(dir, nil, hclogslog.New(newTestLogger(t), "wal"), smallSegment)
 	if err != nil {
 		t.Fatal(err)
 	}

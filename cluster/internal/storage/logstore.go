@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
@@ -33,7 +34,7 @@ type logStore struct {
 	dir    string
 	opened types.PersistentState // the segments the metadata listed at open
 	tail   *tailScan             // the frames of the tail segment at open
-	logger *hclogAdapter
+	logger *hclogslog.Logger
 	state  storageState // the outcome of the last append (diskfull.go)
 }
 
@@ -47,7 +48,7 @@ func (s *logStore) Close() error {
 // openLogStore opens the WAL in dataDir and moves into it any entries that an older
 // version left in raft.db, so an upgrade loses no acknowledged write. Compacted
 // segments go to trash.
-func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, trash *trash, logger *hclogAdapter, segmentSize int) (*logStore, error) {
+func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, trash *trash, logger *hclogslog.Logger, segmentSize int) (*logStore, error) {
 	s, err := openWAL(filepath.Join(dataDir, walDirName), trash, logger, segmentSize)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func openLogStore(dataDir string, bolt *raftboltdb.BoltStore, trash *trash, logg
 // openWAL opens the WAL in dir, its segments segmentSize bytes each (0: raft-wal's
 // default, 64 MiB). With a trash, deleted segments go there; without one they are unlinked at
 // once.
-func openWAL(dir string, trash *trash, logger *hclogAdapter, segmentSize int) (*logStore, error) {
+func openWAL(dir string, trash *trash, logger *hclogslog.Logger, segmentSize int) (*logStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}

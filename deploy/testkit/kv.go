@@ -1,4 +1,4 @@
-package cluster
+package testkit
 
 import (
 	"encoding/json"
@@ -11,12 +11,14 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// kvFSM is the replicated state machine of these tests: a string map.
-// Apply returns the number of keys after the command.
-type kvFSM struct {
-	mu    sync.Mutex
-	data  map[string]string
-	delay time.Duration // per Apply: a state machine with work queued
+// KV is the replicated state machine of the Raft tests (cluster, its storage): a
+// string map. Apply returns the number of keys after the command.
+type KV struct {
+	mu   sync.Mutex
+	data map[string]string
+	// Delay is slept in every Apply: a state machine with work queued. Set it before
+	// Raft starts.
+	Delay time.Duration
 }
 
 type kvCommand struct {
@@ -24,40 +26,43 @@ type kvCommand struct {
 	Value string `json:"v"`
 }
 
-func newKV() *kvFSM { return &kvFSM{data: make(map[string]string)} }
+// NewKV returns an empty KV.
+func NewKV() *KV { return &KV{data: make(map[string]string)} }
 
-func setCmd(key, value string) []byte {
+// SetCmd is the command that sets key to value.
+func SetCmd(key, value string) []byte {
 	b, _ := json.Marshal(kvCommand{Key: key, Value: value})
 	return b
 }
 
-func (f *kvFSM) Apply(l *raft.Log) any {
+func (f *KV) Apply(l *raft.Log) any {
 	var c kvCommand
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return fmt.Errorf("bad command: %w", err)
 	}
-	time.Sleep(f.delay)
+	time.Sleep(f.Delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.data[c.Key] = c.Value
 	return len(f.data)
 }
 
-func (f *kvFSM) get(key string) (string, bool) {
+// Get returns the value of key.
+func (f *KV) Get(key string) (string, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.data[key]
 	return v, ok
 }
 
-func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
+func (f *KV) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b, err := json.Marshal(f.data) // maps marshal in key order
 	return kvSnapshot(b), err
 }
 
-func (f *kvFSM) Restore(rc io.ReadCloser) error {
+func (f *KV) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	data := make(map[string]string)
 	if err := json.NewDecoder(rc).Decode(&data); err != nil {
@@ -69,8 +74,8 @@ func (f *kvFSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// ValidateSnapshot makes kvFSM a SnapshotValidator: one JSON object, nothing after it.
-func (f *kvFSM) ValidateSnapshot(r io.Reader) error {
+// ValidateSnapshot makes KV a snapshot validator: one JSON object, nothing after it.
+func (f *KV) ValidateSnapshot(r io.Reader) error {
 	var data map[string]string
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&data); err != nil {

@@ -1,4 +1,6 @@
-package cluster
+// Package hclogslog sends the logs of hashicorp's libraries (raft, raft-wal, memberlist)
+// through log/slog, at the levels an operator wants: their chatty Info goes to Debug.
+package hclogslog
 
 import (
 	"bytes"
@@ -17,17 +19,18 @@ import (
 // Info goes to slog's Debug; warnings and errors keep their level. The node
 // logs the events an operator cares about itself, at Info.
 
-// hclogAdapter lets raft log through slog.
-type hclogAdapter struct {
+// Logger is an hclog.Logger that logs through slog.
+type Logger struct {
 	logger  *slog.Logger
 	name    string
 	implied []any
 }
 
-var _ hclog.Logger = (*hclogAdapter)(nil)
+var _ hclog.Logger = (*Logger)(nil)
 
-func newHCLogAdapter(logger *slog.Logger, name string) *hclogAdapter {
-	return &hclogAdapter{logger: logger, name: name}
+// New returns an hclog.Logger named name that logs to logger.
+func New(logger *slog.Logger, name string) *Logger {
+	return &Logger{logger: logger, name: name}
 }
 
 func slogLevel(level hclog.Level) slog.Level {
@@ -41,7 +44,7 @@ func slogLevel(level hclog.Level) slog.Level {
 	}
 }
 
-func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
+func (a *Logger) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off {
 		return
 	}
@@ -57,33 +60,36 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	a.logger.Log(ctx, lvl, msg, attrs...)
 }
 
-func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
-func (a *hclogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
-func (a *hclogAdapter) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
-func (a *hclogAdapter) Warn(msg string, args ...any)  { a.Log(hclog.Warn, msg, args...) }
-func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
+func (a *Logger) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
+func (a *Logger) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
+func (a *Logger) Info(msg string, args ...any)  { a.Log(hclog.Info, msg, args...) }
+func (a *Logger) Warn(msg string, args ...any)  { a.Log(hclog.Warn, msg, args...) }
+func (a *Logger) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
 
-func (a *hclogAdapter) enabled(level hclog.Level) bool {
+func (a *Logger) enabled(level hclog.Level) bool {
 	return a.logger.Enabled(context.Background(), slogLevel(level))
 }
 
-func (a *hclogAdapter) IsTrace() bool { return a.enabled(hclog.Trace) }
-func (a *hclogAdapter) IsDebug() bool { return a.enabled(hclog.Debug) }
-func (a *hclogAdapter) IsInfo() bool  { return a.enabled(hclog.Info) }
-func (a *hclogAdapter) IsWarn() bool  { return a.enabled(hclog.Warn) }
-func (a *hclogAdapter) IsError() bool { return a.enabled(hclog.Error) }
+func (a *Logger) IsTrace() bool { return a.enabled(hclog.Trace) }
+func (a *Logger) IsDebug() bool { return a.enabled(hclog.Debug) }
+func (a *Logger) IsInfo() bool  { return a.enabled(hclog.Info) }
+func (a *Logger) IsWarn() bool  { return a.enabled(hclog.Warn) }
+func (a *Logger) IsError() bool { return a.enabled(hclog.Error) }
 
-func (a *hclogAdapter) ImpliedArgs() []any { return a.implied }
+func (a *Logger) ImpliedArgs() []any { return a.implied }
 
-func (a *hclogAdapter) With(args ...any) hclog.Logger {
+func (a *Logger) With(args ...any) hclog.Logger {
 	c := *a
 	c.implied = append(append([]any(nil), a.implied...), args...)
 	return &c
 }
 
-func (a *hclogAdapter) Name() string { return a.name }
+func (a *Logger) Name() string { return a.name }
 
-func (a *hclogAdapter) Named(name string) hclog.Logger {
+// Slog is the slog.Logger this one logs to.
+func (a *Logger) Slog() *slog.Logger { return a.logger }
+
+func (a *Logger) Named(name string) hclog.Logger {
 	c := *a
 	if c.name != "" {
 		c.name += "." + name
@@ -93,16 +99,16 @@ func (a *hclogAdapter) Named(name string) hclog.Logger {
 	return &c
 }
 
-func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
+func (a *Logger) ResetNamed(name string) hclog.Logger {
 	c := *a
 	c.name = name
 	return &c
 }
 
 // SetLevel is ignored: the slog handler decides.
-func (a *hclogAdapter) SetLevel(hclog.Level) {}
+func (a *Logger) SetLevel(hclog.Level) {}
 
-func (a *hclogAdapter) GetLevel() hclog.Level {
+func (a *Logger) GetLevel() hclog.Level {
 	switch {
 	case a.IsDebug():
 		return hclog.Debug
@@ -113,11 +119,11 @@ func (a *hclogAdapter) GetLevel() hclog.Level {
 	}
 }
 
-func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
+func (a *Logger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
 	return log.New(a.StandardWriter(opts), "", 0)
 }
 
-func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
+func (a *Logger) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 	return &bracketLevelWriter{logger: a.logger, component: a.name}
 }
 
@@ -129,7 +135,9 @@ type bracketLevelWriter struct {
 	remote    remoteLineLimiter
 }
 
-func newStdLogger(logger *slog.Logger, component string) *log.Logger {
+// NewStdLogger returns a standard-library logger for memberlist, whose lines read
+// "[WARN] memberlist: text".
+func NewStdLogger(logger *slog.Logger, component string) *log.Logger {
 	return log.New(&bracketLevelWriter{logger: logger, component: component}, "", 0)
 }
 

@@ -1,11 +1,11 @@
-package cluster
+package storage
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
@@ -55,7 +55,7 @@ func TestMigrateBoltLogs(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer bolt.Close()
-			w, err := openWAL(filepath.Join(dir, walDirName), nil, newHCLogAdapter(newTestLogger(t), "wal"), 0)
+			w, err := openWAL(filepath.Join(dir, walDirName), nil, hclogslog.New(newTestLogger(t), "wal"), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,51 +103,5 @@ func TestMigrateBoltLogs(t *testing.T) {
 				t.Errorf("second run: %v", err)
 			}
 		})
-	}
-}
-
-// TestUpgradeFromBoltLog starts a node on a data dir as the versions before the WAL left
-// it (the Raft log in raft.db, no raft-wal directory) and requires every write back.
-func TestUpgradeFromBoltLog(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	cfg := singleNodeConfig(t, dir)
-	n := startLeader(t, cfg, newKV())
-	for i := range 50 {
-		apply(t, n, fmt.Sprintf("k%d", i), fmt.Sprint(i))
-	}
-	if err := n.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-
-	// Put the log back where the old versions kept it.
-	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := openWAL(filepath.Join(dir, walDirName), nil, newHCLogAdapter(newTestLogger(t), "wal"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateBoltLogs(w, bolt); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	bolt.Close()
-	if err := os.RemoveAll(filepath.Join(dir, walDirName)); err != nil {
-		t.Fatal(err)
-	}
-	if entries, _ := os.ReadDir(filepath.Join(dir, "snapshots")); len(entries) != 0 {
-		t.Fatalf("a snapshot was taken (%d files): the test would not replay the moved log", len(entries))
-	}
-
-	fsm := newKV()
-	n = startLeader(t, cfg, fsm)
-	defer n.Shutdown()
-	apply(t, n, "after-upgrade", "x")
-	for i := range 50 {
-		if got, _ := fsm.get(fmt.Sprintf("k%d", i)); got != fmt.Sprint(i) {
-			t.Fatalf("after the upgrade k%d=%q, want %d", i, got, i)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/coal-mine/coal-mine/cluster/writeback"
 	"github.com/hashicorp/raft"
 
@@ -24,7 +25,7 @@ func newTestSnapshotStore(t *testing.T, retain int) (*snapshotStore, *trash, str
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.close)
-	store, err := newSnapshotStore(dataDir, retain, tr, logger, newHCLogAdapter(logger, "raft"))
+	store, err := newSnapshotStore(dataDir, retain, tr, logger, hclogslog.New(logger, "raft"))
 	if err != nil {
 		t.Fatal(err)
 	}

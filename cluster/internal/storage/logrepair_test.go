@@ -1,8 +1,7 @@
-package cluster
+package storage
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
@@ -166,7 +166,7 @@ func TestDamagedLogIsRefused(t *testing.T) {
 	w.Close()
 	damaged := damageLikeRaftWAL040(t, dir)
 
-	_, err := openWAL(dir, nil, newHCLogAdapter(newTestLogger(t), "wal"), smallSegment)
+	_, err := openWAL(dir, nil, hclogslog.New(newTestLogger(t), "wal"), smallSegment)
 	if !errors.Is(err, ErrDamagedLog) {
 		t.Fatalf("opening the damaged log: %v, want ErrDamagedLog", err)
 	}
@@ -204,7 +204,7 @@ func TestRepairLogSalvagesADamagedLog(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(report.MovedTo, metadb.FileName)); err != nil {
 		t.Errorf("the damaged log is not kept: %v", err)
 	}
-	w, err = openWAL(dir, nil, newHCLogAdapter(newTestLogger(t), "wal"), 0)
+	w, err = openWAL(dir, nil, hclogslog.New(newTestLogger(t), "wal"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,17 +305,6 @@ func TestRepairLogStopsAtUnreadableBytes(t *testing.T) {
 	checkEntries(t, w, 1, report.KeptLast)
 }
 
-// TestRepairLogRefusesARunningNode: the repair never touches the log of a running node.
-func TestRepairLogRefusesARunningNode(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	n := startLeader(t, singleNodeConfig(t, dir), newKV())
-	defer n.Shutdown()
-	if _, err := RepairLog(dir, newTestLogger(t)); err == nil || !strings.Contains(err.Error(), "stop the coal-mine") {
-		t.Fatalf("repair of a running node's log: %v", err)
-	}
-}
-
 // TestRepairLogFinishesAnInterruptedRepair: a repair stopped between moving the old log
 // away and moving the new one in is finished by running it again.
 func TestRepairLogFinishesAnInterruptedRepair(t *testing.T) {
@@ -330,55 +319,4 @@ func TestRepairLogFinishesAnInterruptedRepair(t *testing.T) {
 	w = openSmallWAL(t, filepath.Join(dataDir, walDirName))
 	defer w.Close()
 	checkEntries(t, w, 1, 50)
-}
-
-// TestNodeOnDamagedLogRefusesThenRejoinsAfterRepair: a node whose log v0.4.0 damaged
-// refuses to start, naming the problem; after RepairLog it starts as itself with every
-// write it had acknowledged.
-func TestNodeOnDamagedLogRefusesThenRejoinsAfterRepair(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	cfg := singleNodeConfig(t, dir)
-	n := startLeader(t, cfg, newKV())
-	id := n.ID()
-	for i := range 20 {
-		apply(t, n, fmt.Sprintf("k%d", i), fmt.Sprint(i))
-	}
-	term := n.raft.CurrentTerm()
-	if err := n.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	// A deposed leader's uncommitted tail, then its truncation.
-	w := openSmallWAL(t, filepath.Join(dir, walDirName))
-	_, last := indexRange(t, w)
-	storeEntries(t, w, last+1, last+5, term)
-	if err := w.DeleteRange(last+1, last+5); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	damageLikeRaftWAL040(t, filepath.Join(dir, walDirName))
-
-	_, err := New(context.Background(), cfg, newKV())
-	if !errors.Is(err, ErrDamagedLog) {
-		t.Fatalf("start on a damaged log: %v, want ErrDamagedLog", err)
-	}
-	report, err := RepairLog(dir, newTestLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if report.KeptLast != last || report.Problem != "" {
-		t.Errorf("report %+v, want every entry up to %d kept", report, last)
-	}
-	fsm := newKV()
-	n = startLeader(t, cfg, fsm)
-	defer n.Shutdown()
-	if n.ID() != id {
-		t.Errorf("the repaired node is %s, was %s", n.ID(), id)
-	}
-	apply(t, n, "after-repair", "x")
-	for i := range 20 {
-		if got, _ := fsm.get(fmt.Sprintf("k%d", i)); got != fmt.Sprint(i) {
-			t.Fatalf("after the repair k%d=%q, want %d", i, got, i)
-		}
-	}
 }

@@ -1,106 +1,143 @@
-package cluster
+package storage
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
+	"github.com/coal-mine/coal-mine/deploy/testkit"
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/hashicorp/raft-wal/metadb"
-	"github.com/hashicorp/raft-wal/segment"
-	"github.com/hashicorp/raft-wal/types"
-	"go.etcd.io/bbolt"
 )
+
+// TestRepairLogRefusesARunningNode: the repair never touches the log of a running node.
+func TestRepairLogRefusesARunningNode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	n := mustStartNode(t, dir, testkit.NewKV(), nodeOptions{})
+	defer n.shutdown()
+	if _, err := RepairLog(dir, newTestLogger(t)); err == nil || !strings.Contains(err.Error(), "stop the coal-mine") {
+		t.Fatalf("repair of a running node's log: %v", err)
+	}
+}
+
+// TestNodeOnDamagedLogRefusesThenRejoinsAfterRepair: a node whose log v0.4.0 damaged
+// refuses to start, naming the problem; after RepairLog it starts as itself with every
+// write it had acknowledged.
+func TestNodeOnDamagedLogRefusesThenRejoinsAfterRepair(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	n := mustStartNode(t, dir, testkit.NewKV(), nodeOptions{})
+	id := n.id
+	for i := range 20 {
+		n.apply(t, fmt.Sprintf("k%d", i), fmt.Sprint(i))
+	}
+	term := n.raft.CurrentTerm()
+	if err := n.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	// A deposed leader's uncommitted tail, then its truncation.
+	w := openSmallWAL(t, filepath.Join(dir, walDirName))
+	_, last := indexRange(t, w)
+	storeEntries(t, w, last+1, last+5, term)
+	if err := w.DeleteRange(last+1, last+5); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	damageLikeRaftWAL040(t, filepath.Join(dir, walDirName))
+
+	_, err := startNode(t, dir, testkit.NewKV(), nodeOptions{})
+	if !errors.Is(err, ErrDamagedLog) {
+		t.Fatalf("start on a damaged log: %v, want ErrDamagedLog", err)
+	}
+	report, err := RepairLog(dir, newTestLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.KeptLast != last || report.Problem != "" {
+		t.Errorf("report %+v, want every entry up to %d kept", report, last)
+	}
+	fsm := testkit.NewKV()
+	n = mustStartNode(t, dir, fsm, nodeOptions{})
+	defer n.shutdown()
+	if n.id != id {
+		t.Errorf("the repaired node is %s, was %s", n.id, id)
+	}
+	n.apply(t, "after-repair", "x")
+	for i := range 20 {
+		if got, _ := fsm.Get(fmt.Sprintf("k%d", i)); got != fmt.Sprint(i) {
+			t.Fatalf("after the repair k%d=%q, want %d", i, got, i)
+		}
+	}
+}
+
+// TestUpgradeFromBoltLog starts a node on a data dir as the versions before the WAL left
+// it (the Raft log in raft.db, no raft-wal directory) and requires every write back.
+func TestUpgradeFromBoltLog(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	n := mustStartNode(t, dir, testkit.NewKV(), nodeOptions{})
+	for i := range 50 {
+		n.apply(t, fmt.Sprintf("k%d", i), fmt.Sprint(i))
+	}
+	if err := n.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Put the log back where the old versions kept it.
+	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := openWAL(filepath.Join(dir, walDirName), nil, hclogslog.New(newTestLogger(t), "wal"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateBoltLogs(w, bolt); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	bolt.Close()
+	if err := os.RemoveAll(filepath.Join(dir, walDirName)); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "snapshots")); len(entries) != 0 {
+		t.Fatalf("a snapshot was taken (%d files): the test would not replay the moved log", len(entries))
+	}
+
+	fsm := testkit.NewKV()
+	n = mustStartNode(t, dir, fsm, nodeOptions{})
+	defer n.shutdown()
+	n.apply(t, "after-upgrade", "x")
+	for i := range 50 {
+		if got, _ := fsm.Get(fmt.Sprintf("k%d", i)); got != fmt.Sprint(i) {
+			t.Fatalf("after the upgrade k%d=%q, want %d", i, got, i)
+		}
+	}
+}
 
 // compactedDataDir leaves in dir the data directory of a stopped single node whose log
 // was compacted: a snapshot after k0-k29, one after k30-k59, then k60-k69 in the log
 // only, its entries after the snapshot one per write.
 func compactedDataDir(t *testing.T, dir string) {
 	t.Helper()
-	cfg := singleNodeConfig(t, dir)
-	cfg.NodeID = "n1"
-	cfg.TuneRaft = func(rc *raft.Config) { rc.TrailingLogs = 5; rc.SnapshotThreshold = 1 << 30 }
-	n := startLeader(t, cfg, newKV())
+	tune := func(rc *raft.Config) { rc.TrailingLogs = 5; rc.SnapshotThreshold = 1 << 30 }
+	n := mustStartNode(t, dir, testkit.NewKV(), nodeOptions{tune: tune})
 	for i := range 70 {
-		apply(t, n, fmt.Sprintf("k%d", i), "v")
+		n.apply(t, fmt.Sprintf("k%d", i), "v")
 		if i == 29 || i == 59 {
 			if err := n.raft.Snapshot().Error(); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if err := n.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// copyDir copies the files under src to dst.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// dataDirFiles finds the files of a data directory made by compactedDataDir.
-type dataDirFiles struct {
-	dir       string
-	segment   string    // the log's one segment
-	snapshots [2]string // snapshot directories, older first
-	scan      *tailScan // the segment's frames
-}
-
-func findFiles(t *testing.T, dir string) dataDirFiles {
-	t.Helper()
-	f := dataDirFiles{dir: dir}
-	segments, _ := filepath.Glob(filepath.Join(dir, walDirName, "*.wal"))
-	snaps, _ := filepath.Glob(filepath.Join(dir, snapshotsDirName, "*"))
-	if len(segments) != 1 || len(snaps) != 2 {
-		t.Fatalf("%d segments and %d snapshots, want 1 and 2", len(segments), len(snaps))
-	}
-	f.segment, f.snapshots = segments[0], [2]string{snaps[0], snaps[1]}
-	var err error
-	if f.scan, err = scanTail(f.segment); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// entryOffset is where entry index starts in the segment (its base index is 1).
-func (f dataDirFiles) entryOffset(index int) int64 { return f.scan.entries[index-1].offset }
-
-func (f dataDirFiles) lastEntry() int { return len(f.scan.entries) }
-
-func overwrite(t *testing.T, path string, offset int64, data []byte) {
-	t.Helper()
-	file, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	if _, err := file.WriteAt(data, offset); err != nil {
+	if err := n.shutdown(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -186,9 +223,9 @@ func TestStartOnDamagedDataDir(t *testing.T) {
 		{
 			name: "node-id garbage",
 			damage: func(t *testing.T, f dataDirFiles) {
-				os.WriteFile(filepath.Join(f.dir, nodeIDFile), []byte("a\x01b"), 0o600)
+				os.WriteFile(filepath.Join(f.dir, NodeIDFile), []byte("a\x01b"), 0o600)
 			},
-			wantErr: ErrDamagedData, want: nodeIDFile + " is damaged",
+			wantErr: ErrDamagedData, want: NodeIDFile + " is damaged",
 		},
 		{
 			name: "a byte of the last write flipped",
@@ -206,7 +243,7 @@ func TestStartOnDamagedDataDir(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				w, err := openWAL(filepath.Join(f.dir, walDirName), nil, newHCLogAdapter(newTestLogger(t), "wal"), 0)
+				w, err := openWAL(filepath.Join(f.dir, walDirName), nil, hclogslog.New(newTestLogger(t), "wal"), 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -228,14 +265,12 @@ func TestStartOnDamagedDataDir(t *testing.T) {
 			dir := t.TempDir()
 			copyDir(t, base, dir)
 			tt.damage(t, findFiles(t, dir))
-			log := newTestLog(t)
-			cfg := singleNodeConfig(t, dir)
-			cfg.Logger = loggerTo(log)
-			fsm := newKV()
-			n, err := New(context.Background(), cfg, fsm)
+			log := &testkit.Buffer{}
+			fsm := testkit.NewKV()
+			n, err := startNode(t, dir, fsm, nodeOptions{log: log})
 			if tt.wantErr != nil {
 				if err == nil {
-					n.Shutdown()
+					n.shutdown()
 					t.Fatalf("the node started; want %v", tt.wantErr)
 				}
 				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) {
@@ -246,18 +281,15 @@ func TestStartOnDamagedDataDir(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the node did not start: %v", err)
 			}
-			defer n.Shutdown()
-			if err := n.WaitLeader(ctxTimeout(t, 10*time.Second)); err != nil {
-				t.Fatal(err)
-			}
+			defer n.shutdown()
 			if !log.Contains(tt.want) {
 				t.Errorf("the node's log does not say %q", tt.want)
 			}
 			// Applied once committed, and entries are applied in order.
-			apply(t, n, "after-start", "v")
+			n.apply(t, "after-start", "v")
 			for i := range 70 {
 				key := fmt.Sprintf("k%d", i)
-				if _, ok := fsm.get(key); ok != (tt.lostAt == 0 || i < tt.lostAt) {
+				if _, ok := fsm.Get(key); ok != (tt.lostAt == 0 || i < tt.lostAt) {
 					t.Errorf("after the start, %s present: %v", key, ok)
 				}
 			}
@@ -274,8 +306,7 @@ func TestRepairLogWithoutItsMetadata(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, walDirName, metadb.FileName)); err != nil {
 		t.Fatal(err)
 	}
-	cfg := singleNodeConfig(t, dir)
-	if _, err := New(context.Background(), cfg, newKV()); !errors.Is(err, ErrDamagedLog) {
+	if _, err := startNode(t, dir, testkit.NewKV(), nodeOptions{}); !errors.Is(err, ErrDamagedLog) {
 		t.Fatalf("start without the log's metadata: %v, want ErrDamagedLog", err)
 	}
 	report, err := RepairLog(dir, newTestLogger(t))
@@ -285,68 +316,13 @@ func TestRepairLogWithoutItsMetadata(t *testing.T) {
 	if report.KeptLast == 0 || report.KeptFirst > report.SnapshotIndex+1 || !strings.Contains(report.Problem, metadb.FileName) {
 		t.Fatalf("report %+v: want the entries after the snapshot kept, and the metadata named", report)
 	}
-	fsm := newKV()
-	n := startLeader(t, cfg, fsm)
-	defer n.Shutdown()
-	apply(t, n, "after-repair", "v")
+	fsm := testkit.NewKV()
+	n := mustStartNode(t, dir, fsm, nodeOptions{})
+	defer n.shutdown()
+	n.apply(t, "after-repair", "v")
 	for i := range 70 {
-		if _, ok := fsm.get(fmt.Sprintf("k%d", i)); !ok {
+		if _, ok := fsm.Get(fmt.Sprintf("k%d", i)); !ok {
 			t.Fatalf("k%d is lost", i)
 		}
 	}
-}
-
-// TestSealedTailNotInMetadata: a segment sealed on disk whose sealing the metadata never
-// recorded (a full disk or a crash in between) made raft-wal refuse every append
-// ("segment is sealed"), at every start. It is refused when the log is opened, and
-// repair-log rebuilds the log with every entry.
-func TestSealedTailNotInMetadata(t *testing.T) {
-	dataDir := t.TempDir()
-	dir := filepath.Join(dataDir, walDirName)
-	w := openSmallWAL(t, dir)
-	storeEntries(t, w, 1, 400, 1) // several segments of 64 KiB
-	w.Close()
-
-	// Forget the tail and the sealing of the segment before it.
-	db, err := bbolt.Open(filepath.Join(dir, metadb.FileName), 0o644, &bbolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lastKept uint64
-	err = db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(metadb.MetaBucket))
-		var state types.PersistentState
-		if err := json.Unmarshal(b.Get([]byte(metadb.MetaKey)), &state); err != nil {
-			return err
-		}
-		n := len(state.Segments)
-		tail := state.Segments[n-1]
-		if err := os.Remove(filepath.Join(dir, segment.FileName(tail))); err != nil {
-			return err
-		}
-		state.Segments = state.Segments[:n-1]
-		sealed := &state.Segments[n-2]
-		lastKept = sealed.MaxIndex
-		sealed.SealTime, sealed.IndexStart, sealed.MaxIndex = time.Time{}, 0, 0
-		raw, err := json.Marshal(state)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(metadb.MetaKey), raw)
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	if _, err := openWAL(dir, nil, newHCLogAdapter(newTestLogger(t), "wal"), smallSegment); !errors.Is(err, ErrDamagedLog) || !strings.Contains(err.Error(), "was sealed") {
-		t.Fatalf("opening the log: %v, want ErrDamagedLog saying the segment was sealed", err)
-	}
-	if _, err := RepairLog(dataDir, newTestLogger(t)); err != nil {
-		t.Fatal(err)
-	}
-	w = openSmallWAL(t, dir)
-	defer w.Close()
-	checkEntries(t, w, 1, lastKept)
-	storeEntries(t, w, lastKept+1, lastKept+20, 2)
 }

@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
@@ -32,7 +33,7 @@ var ErrDamagedLog = errors.New("the raft log is damaged")
 // (checkSegmentFiles), and keeps the state in loaded for the checks after the open.
 type checkedMeta struct {
 	*metadb.BoltMetaDB
-	logger *hclogAdapter
+	logger *hclogslog.Logger
 	loaded *types.PersistentState
 	tail   **tailScan
 }
@@ -128,7 +129,7 @@ func RepairLog(dataDir string, logger *slog.Logger) (*LogRepair, error) {
 		return nil, fmt.Errorf("remove an unfinished repair: %w", err)
 	}
 
-	snapshots, err := raft.NewFileSnapshotStoreWithLogger(dataDir, repairSnapshotsAll, newHCLogAdapter(logger, "snapshots"))
+	snapshots, err := raft.NewFileSnapshotStoreWithLogger(dataDir, repairSnapshotsAll, hclogslog.New(logger, "snapshots"))
 	if err != nil {
 		return nil, fmt.Errorf("open snapshots: %w", err)
 	}
@@ -160,7 +161,7 @@ func RepairLog(dataDir string, logger *slog.Logger) (*LogRepair, error) {
 		}
 	}
 
-	rebuilt, err := openWAL(repairDir, nil, newHCLogAdapter(logger, "wal"), 0)
+	rebuilt, err := openWAL(repairDir, nil, hclogslog.New(logger, "wal"), 0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"errors"
@@ -76,7 +76,7 @@ func (s *logStore) noteAppend(err error) {
 	if s.logger == nil {
 		return
 	}
-	switch logger := s.logger.logger; {
+	switch logger := s.logger.Slog(); {
 	case err != nil && was == nil:
 		logger.Error("the raft log refuses appends: this node takes no writes until it can append again; reads go on", "error", s.explain(err))
 	case err == nil && was != nil:
@@ -89,15 +89,4 @@ func (s *logStore) storageError() error {
 	s.state.mu.Lock()
 	defer s.state.mu.Unlock()
 	return s.state.err
-}
-
-// StorageError says why this node cannot write its Raft log, nil when its last append
-// succeeded. It wraps ErrDiskFull when the file system is full. While it is set the node
-// serves reads but takes no writes: the leader steps down when an append fails, and the
-// node resumes by itself once an append succeeds (space was freed).
-func (n *Node) StorageError() error {
-	if n.log == nil {
-		return nil
-	}
-	return n.log.storageError()
 }

@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/hashicorp/raft"
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
@@ -153,7 +153,7 @@ func checkWALMeta(dir string) error {
 // tail that holds an index frame was sealed on disk, but raft-wal did not record it in
 // its metadata (a full disk, or a crash, between the two): raft-wal would open it and
 // refuse every append ("segment is sealed"), at every start.
-func checkSegmentFiles(dir string, state types.PersistentState, logger *hclogAdapter) (*tailScan, error) {
+func checkSegmentFiles(dir string, state types.PersistentState, logger *hclogslog.Logger) (*tailScan, error) {
 	var scan *tailScan
 	for i, seg := range state.Segments {
 		path := filepath.Join(dir, segment.FileName(seg))
@@ -289,7 +289,7 @@ func scanTail(path string) (*tailScan, error) {
 // again), so the node starts, and the log says exactly what went. Bytes left after the
 // end of the log by an earlier torn write are reported the same way until new entries
 // overwrite them.
-func reportDroppedTail(dir string, state types.PersistentState, scan *tailScan, lastIndex uint64, logger *hclogAdapter) {
+func reportDroppedTail(dir string, state types.PersistentState, scan *tailScan, lastIndex uint64, logger *hclogslog.Logger) {
 	if len(state.Segments) == 0 || scan == nil {
 		return // no tail, or a missing one, which checkSegmentFiles reported
 	}
@@ -356,22 +356,10 @@ func describeEntries(path string, frames []walFrame, first uint64) string {
 // removeStaleRestores removes the files a restore upload was spooled to when the node
 // stopped during it.
 func removeStaleRestores(dataDir string, logger *slog.Logger) {
-	stale, _ := filepath.Glob(filepath.Join(dataDir, restoreTempPattern))
+	stale, _ := filepath.Glob(filepath.Join(dataDir, RestoreTempPattern))
 	for _, path := range stale {
 		if err := os.Remove(path); err == nil {
 			logger.Info("removed a backup upload left by the last run", "file", path)
 		}
 	}
-}
-
-// newRaftProtected is raft.NewRaft with its panics turned into an error: the checks
-// above read first what NewRaft reads, so this is for damage they did not foresee.
-// NewRaft starts no goroutine before the reads that panic.
-func newRaftProtected(dataDir string, start func() (*raft.Raft, error)) (r *raft.Raft, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r, err = nil, fmt.Errorf("%w: raft could not read its state in %s: %v", ErrDamagedLog, dataDir, p)
-		}
-	}()
-	return start()
 }

@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/coal-mine/coal-mine/cluster/internal/hclogslog"
 	"github.com/coal-mine/coal-mine/cluster/writeback"
 	"github.com/hashicorp/raft"
 )
@@ -55,7 +56,7 @@ const (
 	snapshotRetainAll = 1 << 30
 )
 
-func newSnapshotStore(dataDir string, retain int, trash *trash, logger *slog.Logger, hclogger *hclogAdapter) (*snapshotStore, error) {
+func newSnapshotStore(dataDir string, retain int, trash *trash, logger *slog.Logger, hclogger *hclogslog.Logger) (*snapshotStore, error) {
 	inner, err := raft.NewFileSnapshotStoreWithLogger(dataDir, snapshotRetainAll, hclogger.Named("snapshots"))
 	if err != nil {
 		return nil, err

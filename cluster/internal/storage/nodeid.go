@@ -1,4 +1,4 @@
-package cluster
+package storage
 
 import (
 	"crypto/rand"
@@ -12,19 +12,19 @@ import (
 	"unicode"
 )
 
-// nodeIDFile is where a node's identity is kept, so a restarted node rejoins
+// NodeIDFile is where a node's identity is kept, so a restarted node rejoins
 // as itself even when nobody configured an id.
-const nodeIDFile = "node-id"
+const NodeIDFile = "node-id"
 
-// maxNodeIDLen keeps the id well inside memberlist's metadata limit.
-const maxNodeIDLen = 128
+// MaxNodeIDLen keeps the id well inside memberlist's metadata limit.
+const MaxNodeIDLen = 128
 
-// resolveNodeID returns the node id for dataDir: the one stored there, else
+// NodeID returns the node id for dataDir: the one stored there, else
 // the configured one, else a new hostname-derived one. The result is stored.
 // A configured id that differs from the stored one is an error: the Raft
 // data in dataDir belongs to the stored identity.
-func resolveNodeID(dataDir, configured string) (string, error) {
-	path := filepath.Join(dataDir, nodeIDFile)
+func NodeID(dataDir, configured string) (string, error) {
+	path := filepath.Join(dataDir, NodeIDFile)
 	stored, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -62,8 +62,8 @@ func checkNodeID(id string) error {
 	if id == "" {
 		return errors.New("node id is empty")
 	}
-	if len(id) > maxNodeIDLen {
-		return fmt.Errorf("node id is longer than %d bytes", maxNodeIDLen)
+	if len(id) > MaxNodeIDLen {
+		return fmt.Errorf("node id is longer than %d bytes", MaxNodeIDLen)
 	}
 	for _, r := range id {
 		if unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '/' {
