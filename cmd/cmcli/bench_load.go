@@ -85,6 +85,9 @@ func (g *loadGenerator) close() {
 // run sends load as plan says and measures it. Cancelling ctx ends the phase early;
 // requests in flight then finish (their own timeout still applies).
 func (g *loadGenerator) run(ctx context.Context, plan loadPlan) *loadResult {
+	// The phase is timed from before its timer is armed: elapsed covers the duration.
+	dialsBefore, cpuBefore := g.dials.Load(), processCPU()
+	start := time.Now()
 	stop := make(chan struct{})
 	var stopOnce sync.Once
 	halt := func() { stopOnce.Do(func() { close(stop) }) }
@@ -116,8 +119,6 @@ func (g *loadGenerator) run(ctx context.Context, plan loadPlan) *loadResult {
 		go schedule(plan.rate, tickets, stop, take)
 	}
 
-	dialsBefore, cpuBefore := g.dials.Load(), processCPU()
-	start := time.Now()
 	results := make([]*loadResult, len(g.conns))
 	var wg sync.WaitGroup
 	for i, conn := range g.conns {
