@@ -421,7 +421,13 @@ func (n *Node) leaderRPC(ctx context.Context, method rpcMethod, payload []byte) 
 // as another node is elected: a leader cut off from the others never answers (its
 // packets are lost), and the request would otherwise hold its caller, and everything
 // queued behind it, for the caller's whole timeout.
+//
+// A leadership transfer changes the leader by design, before the old leader answers that
+// it is done: it is left to its answer (or ctx), or it would fail when it succeeds.
 func (n *Node) callLeader(ctx context.Context, addr, id string, method rpcMethod, payload []byte, dialBy time.Time) ([]byte, error) {
+	if method == rpcTransferLeader {
+		return n.rpc.call(ctx, addr, method, payload, dialBy)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
