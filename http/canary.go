@@ -352,7 +352,10 @@ func (s *server) canaryResult(res fsm.Result) reply {
 // state reflects every write acknowledged before the read began (the leader confirms
 // its leadership and how far to apply). A node that has not caught up with the cluster
 // since it started has only what it restored and replayed so far: its reads wait for
-// that, up to the election wait, then get a 503. Every read waits until this node has
+// that, up to the election wait, then get a 503. So does a node cut off from the leader
+// (partitioned, or in an election), or one that is behind what the leader told it is
+// committed: what it holds may be older than what clients have already been told. Every
+// read waits until this node has
 // applied the writes it acknowledged itself (read your own writes through one node).
 // A local read that finds no such canary is confirmed as a consistent read before the
 // 404 goes out: a canary created through another node a moment ago is found, not denied.
@@ -360,6 +363,10 @@ func (s *server) read(c *gin.Context, consistent bool, op func() reply) {
 	if !consistent {
 		if !s.awaitCaughtUp(c.Request.Context()) {
 			s.unavailable(c, "this node has not caught up with the cluster since it started: retry shortly")
+			return
+		}
+		if !s.awaitReady(c.Request.Context()) {
+			s.unavailable(c, "this node knows no leader, or is behind it: retry shortly, or ask another node")
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), s.electionWait)
@@ -400,6 +407,34 @@ func (s *server) awaitCaughtUp(ctx context.Context) bool {
 	}
 	return false
 }
+
+// awaitReady waits until this node knows a leader and has applied what that leader said
+// is committed (cluster.Node.Ready), up to the election wait; it reports whether it has.
+func (s *server) awaitReady(ctx context.Context) bool {
+	if s.reads.Ready() {
+		return true
+	}
+	giveUp := time.NewTimer(s.electionWait)
+	defer giveUp.Stop()
+	poll := time.NewTicker(readyPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-poll.C:
+			if s.reads.Ready() {
+				return true
+			}
+		case <-giveUp.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// readyPoll is how often a read waiting for its node to be ready looks again: a tenth
+// of the node's own readiness sampling.
+const readyPoll = 10 * time.Millisecond
 
 func (s *server) fail(c *gin.Context, err error) {
 	s.write(c, errorToReply(err))

@@ -511,6 +511,39 @@ func TestALocalNotFoundIsConfirmedWithTheLeader(t *testing.T) {
 	}
 }
 
+// TestLocalReadsWaitWhileTheNodeIsNotReady: a node that knows no leader or is behind
+// it (a partition just healed, an election) does not answer a plain read from what may
+// be an old state: the read waits until the node is ready again, or gets a 503 with
+// Retry-After after the election wait.
+func TestLocalReadsWaitWhileTheNodeIsNotReady(t *testing.T) {
+	n := newNode(t, nil, withElectionWait(50*time.Millisecond))
+	id := n.mustCreate(t, "name=Behind&periodicity=60")
+	n.cluster.mu.Lock()
+	n.cluster.ready = false
+	n.cluster.mu.Unlock()
+	for _, q := range []string{"get?id=" + id, "list"} {
+		r := n.get(t, canaryPrefix+q)
+		expectError(t, r, http.StatusServiceUnavailable, "this node knows no leader, or is behind it: retry shortly, or ask another node")
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", q)
+		}
+	}
+	// consistent=true asks the leader and does not need this node to be ready.
+	expectStatus(t, n.get(t, canaryPrefix+"get?consistent=true&id="+id), http.StatusOK)
+
+	n = newNode(t, n.fsm, withElectionWait(10*time.Second))
+	n.cluster.ready = false
+	done := make(chan response, 1)
+	go func() { done <- n.get(t, canaryPrefix+"get?id="+id) }()
+	time.AfterFunc(20*time.Millisecond, func() {
+		n.cluster.mu.Lock()
+		n.cluster.ready = true
+		n.cluster.mu.Unlock()
+	})
+	r := <-done
+	expectStatus(t, r, http.StatusOK)
+}
+
 // TestLocalReadsWaitUntilTheNodeHasCaughtUp: a node that has not caught up with the
 // cluster since it started answers reads from what it replayed so far; rather than a
 // wrong 404 or an empty list, a read waits for it (up to the election wait), then gets
