@@ -111,14 +111,7 @@ func makeCA(certFile, keyFile string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := writePEM(keyFile, "EC PRIVATE KEY", keyDER, out); err != nil {
-		return err
-	}
-	return writePEM(certFile, "CERTIFICATE", der, out)
+	return writeKeyPair(certFile, der, keyFile, key, out)
 }
 
 func makeCert(caFile, caKeyFile, certFile, keyFile string, hosts []string, out io.Writer) error {
@@ -150,6 +143,11 @@ func makeCert(caFile, caKeyFile, certFile, keyFile string, hosts []string, out i
 	if err != nil {
 		return err
 	}
+	return writeKeyPair(certFile, der, keyFile, key, out)
+}
+
+// writeKeyPair writes a certificate and its private key as PEM files, the key first.
+func writeKeyPair(certFile string, certDER []byte, keyFile string, key *ecdsa.PrivateKey, out io.Writer) error {
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		return err
@@ -157,7 +155,7 @@ func makeCert(caFile, caKeyFile, certFile, keyFile string, hosts []string, out i
 	if err := writePEM(keyFile, "EC PRIVATE KEY", keyDER, out); err != nil {
 		return err
 	}
-	return writePEM(certFile, "CERTIFICATE", der, out)
+	return writePEM(certFile, "CERTIFICATE", certDER, out)
 }
 
 func loadCA(certFile, keyFile string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
