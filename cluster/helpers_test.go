@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -15,21 +14,9 @@ import (
 	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
-// newTestLog collects a test's logs and prints them if the test fails (or always, with
-// CLUSTER_TEST_LOGS=1 in the environment).
-func newTestLog(t testing.TB) *testkit.Buffer {
-	l := &testkit.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("CLUSTER_TEST_LOGS") != "" {
-			t.Log("node logs:\n" + l.String())
-		}
-	})
-	return l
-}
+func newTestLog(t testing.TB) *testkit.Buffer { return testkit.TestLog(t) }
 
-func loggerTo(l *testkit.Buffer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
+func loggerTo(l *testkit.Buffer) *slog.Logger { return testkit.Logger(l) }
 
 func newTestLogger(t testing.TB) *slog.Logger { return loggerTo(newTestLog(t)) }
 

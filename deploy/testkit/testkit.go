@@ -7,7 +7,9 @@ package testkit
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -72,6 +74,23 @@ func (b *Buffer) String() string {
 
 // Contains reports whether s was written.
 func (b *Buffer) Contains(s string) bool { return strings.Contains(b.String(), s) }
+
+// TestLog collects a test's log lines and prints them if the test fails (or always, with
+// CLUSTER_TEST_LOGS=1 in the environment).
+func TestLog(t testing.TB) *Buffer {
+	b := &Buffer{}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("CLUSTER_TEST_LOGS") != "" {
+			t.Log("logs:\n" + b.String())
+		}
+	})
+	return b
+}
+
+// Logger is a text slog.Logger at Info that writes to b.
+func Logger(b *Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
 
 // given are the ports FreePort has handed out. A port is free only until someone binds
 // it, and the kernel may offer it again before the process it was given to has started:

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -32,7 +31,7 @@ func startNode(t *testing.T, dir string, fsm raft.FSM, opts nodeOptions) (*testN
 	t.Helper()
 	logger := newTestLogger(t)
 	if opts.log != nil {
-		logger = slog.New(slog.NewTextHandler(opts.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		logger = testkit.Logger(opts.log)
 	}
 	id, err := NodeID(dir, "")
 	if err != nil {
