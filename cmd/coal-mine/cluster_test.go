@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coal-mine/coal-mine/alerting/smtpsink"
-
 	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
@@ -119,11 +117,7 @@ func TestClusterSurvivesLeaderKillAndRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three real processes")
 	}
-	sink, err := smtpsink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := startSink(t)
 	c := startCluster(t, buildBinary(t), sink.Addr(), 3)
 	defer func() {
 		for _, d := range c.nodes {
@@ -241,11 +235,7 @@ func TestSIGTERMEndsEveryNodePromptly(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	bin := buildBinary(t)
-	sink, err := smtpsink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := startSink(t)
 
 	t.Run("the last node alive", func(t *testing.T) {
 		c := startCluster(t, bin, sink.Addr(), 3)
@@ -326,11 +316,7 @@ func TestMetricsLetAnOperatorPage(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	bin := buildBinary(t)
-	sink, err := smtpsink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := startSink(t)
 	c := startCluster(t, bin, sink.Addr(), 3)
 	leader := c.leader(15 * time.Second)
 	canary := leader.mustCall("create", url.Values{"name": {"Nightly Secret Job"}, "periodicity": {"1"}, "email": {"ops@example.org"}})["canary"].(map[string]any)

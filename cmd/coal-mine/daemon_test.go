@@ -26,6 +26,18 @@ import (
 )
 
 // buildBinary compiles cmd/coal-mine once per test binary run.
+// startSink starts an SMTP sink on loopback for the test; it closes after the test's
+// processes have stopped.
+func startSink(t *testing.T) *smtpsink.Sink {
+	t.Helper()
+	sink, err := smtpsink.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	return sink
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "coal-mine")
@@ -157,11 +169,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
 	}
-	sink, err := smtpsink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := startSink(t)
 	d := newDaemon(t, buildBinary(t), sink.Addr())
 	d.start()
 	defer d.kill()

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coal-mine/coal-mine/alerting/smtpsink"
-
 	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
@@ -24,11 +22,7 @@ func TestDebugAddrServesNoSecrets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
 	}
-	sink, err := smtpsink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := startSink(t)
 	const authKey, smtpPassword = "auth-key-7f3a9c21e0", "smtp-password-b84d16"
 	d := newDaemon(t, buildBinary(t), sink.Addr())
 	debugBase := fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))

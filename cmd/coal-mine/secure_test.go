@@ -25,7 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coal-mine/coal-mine/alerting/smtpsink"
 	"github.com/coal-mine/coal-mine/cluster"
 	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
@@ -104,11 +103,7 @@ func TestSecuredCluster(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	bin := buildBinary(t)
-	sink, err := smtpsink.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	sink := startSink(t)
 	ca := newTestCA(t)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
