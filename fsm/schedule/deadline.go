@@ -99,6 +99,11 @@ func (s *Schedule) checkMinuteAfter(r run) error {
 
 // overlapAt describes the overlap at minute t.
 func (s *Schedule) overlapAt(t int64) error {
+	return s.overlapAtWhen(t, timeOf(t).Format(time.RFC3339))
+}
+
+// overlapAtWhen describes the overlap at minute t, which happens at when.
+func (s *Schedule) overlapAtWhen(t int64, when string) error {
 	day := floorDiv(t, minutesPerDay)
 	c := dayInfoOf(day)
 	minuteOfDay := int(t - day*minutesPerDay)
@@ -111,7 +116,7 @@ func (s *Schedule) overlapAt(t int64) error {
 	if len(names) < 2 { // cannot happen: t holds an overlap
 		names = append(names, "?", "?")
 	}
-	return overlapError(names[0], names[1], timeOf(t).Format(time.RFC3339))
+	return overlapError(names[0], names[1], when)
 }
 
 // period is the periodicity of an active run.
@@ -122,3 +127,6 @@ func minuteOf(t time.Time) int64 { return floorDiv(t.Unix(), 60) }
 
 // timeOf returns the start of a minute.
 func timeOf(minute int64) time.Time { return time.Unix(minute*60, 0).UTC() }
+
+// instant returns the time at Unix second sec, in UTC.
+func instant(sec int64) time.Time { return time.Unix(sec, 0).UTC() }

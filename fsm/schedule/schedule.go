@@ -11,9 +11,37 @@
 //	* 13-23 * * mon-fri 90
 //
 // The cron fields mean what the Python "crontab" package (parse-crontab 1.0.x) that
-// the original Coal Mine used makes of them; field.go lists the details. All times are
-// UTC. The package is pure: no clock, no I/O, no randomness, and a *Schedule is
-// immutable, so it may be shared between goroutines.
+// the original Coal Mine used makes of them; field.go lists the details. Deadline
+// and PlayOut read them in UTC. The package is pure: no clock, no I/O (but reading
+// its embedded time zone database), no randomness, and a *Schedule is immutable,
+// so it may be shared between goroutines: the state machine calls it in Apply, and
+// every replica must get the same answers.
+//
+// # Time zones
+//
+// DeadlineIn and PlayOutIn read the cron fields as wall-clock time in a zone
+// (LoadZone reads zones from the embedded database, never the host's). The
+// seconds between triggers stay elapsed time. A window begins and ends at wall-clock
+// minutes, which take effect at these instants when the clock changes:
+//
+//   - a boundary at a wall time that does not exist (spring forward: Berlin's
+//     2026-03-29 02:00-02:59) takes effect at the transition instant, 03:00 CEST; a
+//     window lying wholly in the skipped wall time is never in force, and the
+//     windows on either side of it meet (one window if their states are equal);
+//   - a boundary at a wall time that happens twice (fall back: Berlin's 2026-10-25
+//     02:00-02:59) takes effect at its first occurrence; during the second pass the
+//     window in force at the end of the first pass stays in force, until the first
+//     boundary after the repeated hour.
+//
+// So windows always follow each other in time, and a night window "* 0-8 * * *"
+// lasts 8 hours on the spring-forward day and 10 on the fall-back day. With
+// time.UTC (or nil) the results are exactly Deadline's and PlayOut's.
+//
+// # Standard cron
+//
+// Cron (ParseCron, Next) is standard Vixie/cronie cron, for monitoring cron jobs;
+// cron.go and cron_next.go give its rules, including cronie's handling of clock
+// changes, which is not the schedules' window rule above.
 //
 // Time is handled in whole minutes: a directive is active for a whole minute or not
 // at all. The schedule's "state" in a minute is a gap (no directive active), the key
