@@ -57,18 +57,38 @@ func NewMessage(n fsm.Notification, sender string) Message {
 
 // Subject is the original's subject line.
 func Subject(n fsm.Notification) string {
-	if n.Kind == fsm.KindLate {
+	switch n.Kind {
+	case fsm.KindLate:
 		return "[LATE] " + n.Name + " has not reported"
+	case fsm.KindOverran:
+		return "[LATE] " + n.Name + " started and has not finished"
+	case fsm.KindFailed:
+		return "[FAILED] " + n.Name + " reported failure" + exitStatusText(n.ExitStatus)
 	}
 	return "[RESUMED] " + n.Name + " is reporting again"
 }
 
+// exitStatusText is " (exit status 3)", or "" when the job gave none.
+func exitStatusText(status int) string {
+	if status < 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (exit status %d)", status)
+}
+
 func body(n fsm.Notification) string {
 	var b strings.Builder
-	if n.Kind == fsm.KindLate {
+	switch n.Kind {
+	case fsm.KindLate:
 		fmt.Fprintf(&b, "The canary %s (%s) was expected to report before %s.\n",
 			n.Name, n.CanaryID, pythonTime(n.Deadline))
-	} else {
+	case fsm.KindOverran:
+		fmt.Fprintf(&b, "The canary %s (%s) started a run that was expected to finish before %s.\n",
+			n.Name, n.CanaryID, pythonTime(n.Deadline))
+	case fsm.KindFailed:
+		fmt.Fprintf(&b, "The canary %s (%s) reported a failure%s at %s.\n",
+			n.Name, n.CanaryID, exitStatusText(n.ExitStatus), pythonTime(n.At))
+	default:
 		since := n.At
 		if len(n.History) > 0 {
 			since = n.History[0].Time()

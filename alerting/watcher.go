@@ -104,10 +104,12 @@ func (s *Service) proposeLate(ctx context.Context, slots chan struct{}, due []*e
 func (s *Service) markLate(ctx context.Context, e *entry) {
 	pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	res, err := s.cfg.Proposer.Propose(pctx, fsm.Command{
-		Type:     fsm.TypeMarkLate,
-		MarkLate: &fsm.MarkLate{ID: e.id, Deadline: e.deadlineTime()},
-	})
+	cmd := fsm.Command{Type: fsm.TypeMarkLate, MarkLate: &fsm.MarkLate{ID: e.id, Deadline: e.deadlineTime()}}
+	if c, err := s.cfg.Store.Get(e.id); err == nil && c.Paused {
+		// What is due on a paused canary is the end of its timed pause.
+		cmd = fsm.Command{Type: fsm.TypeExpirePause, ExpirePause: &fsm.ExpirePause{ID: e.id, Until: e.deadlineTime()}}
+	}
+	res, err := s.cfg.Proposer.Propose(pctx, cmd)
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {
@@ -118,6 +120,9 @@ func (s *Service) markLate(ctx context.Context, e *entry) {
 		// Committed but rejected: the state machine will not change its mind.
 		s.settle(e)
 		s.log.Error("mark-late rejected", "id", e.id, "err", res.Err)
+	case res.Changed && cmd.ExpirePause != nil:
+		s.settle(e)
+		s.log.Info("timed pause ended", "id", e.id, "until", e.deadlineTime())
 	case res.Changed:
 		s.settle(e)
 		name := ""
@@ -146,7 +151,8 @@ func (s *Service) stillDue(e *entry) bool {
 	if err != nil {
 		return false
 	}
-	return c.Watched() && c.Deadline.Equal(e.deadlineTime())
+	wake, ok := c.Wake()
+	return ok && wake.Equal(e.deadlineTime())
 }
 
 // settle forgets an in-flight entry.

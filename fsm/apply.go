@@ -40,6 +40,10 @@ func (f *FSM) apply(cmd *Command) Result {
 		res = f.notificationFailed(at, cmd.NotificationFailed)
 	case cmd.Type == TypeImport && cmd.Import != nil:
 		res = f.importCanaries(cmd.Import)
+	case cmd.Type == TypeSignal && cmd.Signal != nil:
+		res = f.signal(at, cmd.Signal, false)
+	case cmd.Type == TypeExpirePause && cmd.ExpirePause != nil:
+		res = f.expirePause(at, cmd.ExpirePause)
 	default:
 		return Result{Err: fmt.Errorf("%w: unknown or empty command %q", ErrBadCommand, cmd.Type)}
 	}
@@ -63,7 +67,8 @@ func (f *FSM) create(at time.Time, c *Create) Result {
 	if other, ok := f.slugs[slug]; ok {
 		return Result{Err: fmt.Errorf("%w: canary %s already exists with identifier %s", ErrAlreadyExists, slug, other)}
 	}
-	if err := c.Periodicity.ValidateNew(c.MinPeriodicity); err != nil {
+	job := withSettings(nil, &c.Settings)
+	if err := validateTiming(c.Periodicity, job, c.MinPeriodicity); err != nil {
 		return Result{Err: err}
 	}
 	if err := validateDescription(c.Description); err != nil {
@@ -81,9 +86,10 @@ func (f *FSM) create(at time.Time, c *Create) Result {
 		Emails:      nonNil(c.Emails),
 		Paused:      c.Paused,
 		History:     NewHistory(NewHistoryEntry(at, createdComment)),
+		Job:         job,
 	}
 	if !c.Paused {
-		deadline, err := c.Periodicity.Deadline(at)
+		deadline, err := expected(c.Periodicity, job, at)
 		if err != nil {
 			return Result{Err: err}
 		}
@@ -110,21 +116,45 @@ func (f *FSM) update(at time.Time, u *Update) Result {
 		}
 		c.Name, c.Slug, changed = *u.Name, slug, true
 	}
+	// A change of timing (periodicity, cron, zone, grace) re-bases the deadline.
+	if u.Periodicity != nil && u.Cron != nil && *u.Cron != "" {
+		return Result{Err: invalid("give a periodicity or a cron, not both")}
+	}
+	job := withSettings(old.Job, &u.Settings)
+	timing := u.Periodicity != nil && *u.Periodicity != old.Periodicity
+	if u.Periodicity != nil && job != nil && job.Cron != "" {
+		job.Cron, timing = "", true // a periodicity replaces a cron
+	}
+	if job != nil && job.Cron != "" && old.Cron() != job.Cron {
+		c.Periodicity, timing = Periodicity{}, true // a cron replaces a periodicity
+	} else if u.Periodicity != nil {
+		c.Periodicity = *u.Periodicity
+	}
+	job = compact(job)
+	if !sameSettings(job, old.Job) {
+		timing = timing || !sameTiming(job, old.Job)
+		c.Job, changed = job, true
+	}
 	notify := Kind("")
-	if u.Periodicity != nil && *u.Periodicity != old.Periodicity {
-		if err := u.Periodicity.ValidateNew(u.MinPeriodicity); err != nil {
+	if timing {
+		minPeriodicity := u.MinPeriodicity
+		if u.Periodicity == nil || *u.Periodicity == old.Periodicity {
+			minPeriodicity = 0 // the floor is for a periodicity this update sets
+		}
+		if err := validateTiming(c.Periodicity, c.Job, minPeriodicity); err != nil {
 			return Result{Err: err}
 		}
-		c.Periodicity, changed = *u.Periodicity, true
+		changed = true
 		if !c.Paused {
 			// The original re-bases the deadline on the newest history entry and
-			// re-evaluates lateness at once, notifying on a change either way.
-			deadline, err := c.Periodicity.Deadline(old.LastEvent())
+			// re-evaluates lateness at once, notifying on a change either way. A
+			// failure is not about time: it stays until a success.
+			deadline, err := expected(c.Periodicity, c.Job, old.LastEvent())
 			if err != nil {
 				return Result{Err: err}
 			}
 			c.Deadline = deadline
-			if late := deadline.Before(at); late != old.Late {
+			if late := deadline.Before(at); late != old.Late && !old.failed() {
 				c.Late = late
 				notify = KindResumed
 				if late {
@@ -180,6 +210,10 @@ func (f *FSM) trigger(at time.Time, t *Trigger) Result {
 	if err := validateComment(t.Comment); err != nil {
 		return Result{Err: err}
 	}
+	if old.Job != nil {
+		// A plain trigger is a success: it ends a run started without a run id.
+		return f.signal(at, &Signal{ID: old.ID, Kind: SignalSuccess, ExitStatus: -1, Comment: t.Comment}, true)
+	}
 	deadline, err := old.Periodicity.Deadline(at)
 	if err != nil {
 		return Result{Err: err}
@@ -209,10 +243,27 @@ func (f *FSM) pause(at time.Time, p *Pause) Result {
 	if err := validateComment(p.Comment); err != nil {
 		return Result{Err: err}
 	}
+	verb := pauseComment
+	job := old.Job
+	if !p.Until.IsZero() || (job != nil && !job.PausedUntil.IsZero()) {
+		job = old.job()
+		job.PausedUntil = p.Until.UTC().Truncate(time.Microsecond)
+		if !job.PausedUntil.IsZero() {
+			if !job.PausedUntil.After(at) {
+				return Result{Err: invalid("until must be in the future")}
+			}
+			if job.PausedUntil.Sub(at) > maxPause {
+				return Result{Err: invalid("a timed pause can last at most ten years")}
+			}
+			verb = pauseComment + " until " + job.PausedUntil.Format(time.RFC3339)
+		}
+		job = compact(job)
+	}
 	c := *old
 	c.Paused = true
 	c.Deadline = time.Time{}
-	c.History = old.History.add(at, withComment(pauseComment, p.Comment))
+	c.Job = job
+	c.History = old.History.add(at, withComment(verb, p.Comment))
 	f.store(&c)
 	return Result{Canary: &c, Changed: true}
 }
@@ -228,29 +279,48 @@ func (f *FSM) unpause(at time.Time, u *Unpause) Result {
 	if err := validateComment(u.Comment); err != nil {
 		return Result{Err: err}
 	}
-	deadline, err := old.Periodicity.Deadline(at)
+	return f.resume(at, old, withComment(unpauseComment, u.Comment))
+}
+
+// resume unpauses a canary: a new deadline from at, and no timed pause left.
+func (f *FSM) resume(at time.Time, old *Canary, comment string) Result {
+	deadline, err := expected(old.Periodicity, old.Job, at)
 	if err != nil {
 		return Result{Err: err}
 	}
 	c := *old
 	c.Paused = false
 	c.Deadline = deadline
-	c.History = old.History.add(at, withComment(unpauseComment, u.Comment))
+	if old.Job != nil && !old.Job.PausedUntil.IsZero() {
+		job := old.job()
+		job.PausedUntil = time.Time{}
+		c.Job = compact(job)
+	}
+	c.History = old.History.add(at, comment)
 	f.store(&c)
 	return Result{Canary: &c, Changed: true}
 }
 
 // markLate sets late only if the command's time is still at or past the canary's current
 // deadline: a trigger that won the race moved the deadline and makes this a no-op.
+// A started run past its max runtime makes it late the same way, with its own message.
 func (f *FSM) markLate(at time.Time, m *MarkLate) Result {
 	old := f.lookup(m.ID)
-	if old == nil || !old.Watched() || at.Before(old.Deadline) {
+	if old == nil || old.Paused || old.Late {
 		return Result{}
+	}
+	lateAt := old.LateAt()
+	if lateAt.IsZero() || at.Before(lateAt) {
+		return Result{}
+	}
+	kind := KindLate
+	if over, ok := old.overrunAt(); ok && over.Equal(lateAt) && !over.Equal(old.Deadline) {
+		kind = KindOverran
 	}
 	c := *old
 	c.Late = true
 	f.store(&c)
-	f.enqueue(KindLate, at, &c)
+	f.enqueue(kind, at, &c)
 	return Result{Canary: &c, Changed: true}
 }
 
@@ -288,7 +358,8 @@ func (f *FSM) store(c *Canary) {
 	f.counts.add(c, 1)
 	f.slugs[c.Slug] = c.ID
 	if f.observer != nil {
-		f.observer.DeadlineChanged(c.ID, c.Deadline, c.Watched())
+		wake, ok := c.Wake()
+		f.observer.DeadlineChanged(c.ID, wake, ok)
 	}
 }
 
@@ -300,6 +371,14 @@ func (f *FSM) enqueue(kind Kind, at time.Time, c *Canary) {
 	if f.observer != nil {
 		f.observer.OutboxChanged()
 	}
+}
+
+// enqueueFailure appends a failure's record, with its exit status.
+func (f *FSM) enqueueFailure(at time.Time, c *Canary, status int) {
+	f.enqueue(KindFailed, at, c)
+	n := f.outbox[f.nextSeq-1]
+	n.ExitStatus = status
+	f.outbox[n.Seq] = n
 }
 
 // target finds the canary a command names: by id, or by slug when id is empty.

@@ -16,7 +16,7 @@ func (c *Canary) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes what MarshalBinary wrote, all of it and nothing more.
 func (c *Canary) UnmarshalBinary(data []byte) error {
-	d := decoder{r: bufio.NewReader(bytes.NewReader(data))}
+	d := decoder{format: snapshotFormat, r: bufio.NewReader(bytes.NewReader(data))}
 	decoded := d.canary()
 	if d.e != nil {
 		return fmt.Errorf("decode canary: %w", d.e)

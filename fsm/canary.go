@@ -23,6 +23,9 @@ type Canary struct {
 	// History is kept oldest first so that a trigger appends; NewestFirst gives the
 	// order the API shows.
 	History History `json:"history"`
+	// Job holds the settings and signal state beyond the original's (job.go); nil when
+	// the canary uses none.
+	Job *Job `json:"job,omitempty"`
 }
 
 // Limits of the history, from the original's pruning rule: more than 1000 entries, or
@@ -54,9 +57,10 @@ func (c *Canary) LastEvent() time.Time {
 	return last.Time()
 }
 
-// Watched reports whether the deadline watcher must watch this canary.
+// Watched reports whether the leader's watcher must watch this canary (see Wake).
 func (c *Canary) Watched() bool {
-	return !c.Paused && !c.Late && !c.Deadline.IsZero()
+	_, ok := c.Wake()
+	return ok
 }
 
 // Slug is the original's rule: lower-case, runs of '-', white space and '_' become one '-',

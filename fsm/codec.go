@@ -66,9 +66,15 @@ func (e *encoder) canary(c *Canary) {
 	if c.Paused {
 		flags |= 2
 	}
+	if c.Job != nil {
+		flags |= 4
+	}
 	e.byte(flags)
 	e.time(c.Deadline)
 	e.packedHistory(c.History)
+	if c.Job != nil {
+		e.job(c.Job)
+	}
 }
 
 // packedHistory writes a canary's history exactly as history does, straight from its
@@ -129,11 +135,13 @@ func (e *encoder) notification(n *Notification) {
 	e.strings(n.Emails)
 	e.time(n.Deadline)
 	e.history(len(n.History), slices.Values(n.History))
+	e.varint(int64(n.ExitStatus))
 }
 
 // decoder reads what encoder wrote. The first error sticks; later reads return zero
 // values, and err() reports it.
 type decoder struct {
+	format  uint64 // the snapshot's format: what a record holds
 	r       *bufio.Reader
 	e       error
 	scratch []byte // reused by raw: a decoded string costs one allocation, not two
@@ -252,9 +260,15 @@ func (d *decoder) canary() *Canary {
 		Emails:      d.strings(),
 	}
 	flags := d.byte()
+	if flags&^7 != 0 || (flags&4 != 0 && d.format < snapshotFormat) {
+		d.fail(fmt.Errorf("%w: bad canary flags %#x", errCorrupt, flags))
+	}
 	c.Late, c.Paused = flags&1 != 0, flags&2 != 0
 	c.Deadline = d.time()
 	c.History = d.packedHistory()
+	if flags&4 != 0 {
+		c.Job = d.job()
+	}
 	return c
 }
 
@@ -302,7 +316,7 @@ func (d *decoder) packedHistory() History {
 }
 
 func (d *decoder) notification() Notification {
-	return Notification{
+	n := Notification{
 		Seq:      d.uvarint(),
 		Kind:     Kind(d.string()),
 		At:       d.time(),
@@ -312,4 +326,8 @@ func (d *decoder) notification() Notification {
 		Deadline: d.time(),
 		History:  d.history(),
 	}
+	if d.format >= snapshotFormat {
+		n.ExitStatus = int(d.varint())
+	}
+	return n
 }

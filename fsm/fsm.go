@@ -101,7 +101,8 @@ func (f *FSM) Unwatch(o Observer) {
 // must be held.
 func (f *FSM) watchedDeadlines(yield func(string, time.Time) bool) {
 	f.canaries.Ascend(func(c *Canary) bool {
-		return !c.Watched() || yield(c.ID, c.Deadline)
+		wake, ok := c.Wake()
+		return !ok || yield(c.ID, wake)
 	})
 }
 

@@ -377,7 +377,17 @@ func randomLog(r *rand.Rand, n int) [][]byte {
 		at = at.Add(time.Duration(r.IntN(120)) * time.Second)
 		id := ids[r.IntN(len(ids))]
 		var cmd Command
-		switch r.IntN(8) {
+		switch r.IntN(13) {
+		case 8:
+			kinds := []SignalKind{SignalStart, SignalSuccess, SignalFail, SignalLog}
+			cmd = Command{Type: TypeSignal, Signal: &Signal{ID: id, Kind: kinds[r.IntN(4)], RID: fmt.Sprint(r.IntN(2)), ExitStatus: -1, Output: strings.Repeat("o", r.IntN(3000))}}
+		case 9:
+			g, m := time.Duration(r.IntN(60))*time.Second, time.Duration(r.IntN(60))*time.Second
+			cmd = Command{Type: TypeUpdate, Update: &Update{ID: id, Settings: Settings{Grace: &g, MaxRuntime: &m}}}
+		case 10:
+			cmd = Command{Type: TypePause, Pause: &Pause{ID: id, Until: at.Add(time.Duration(1+r.IntN(300)) * time.Second)}}
+		case 11:
+			cmd = Command{Type: TypeExpirePause, ExpirePause: &ExpirePause{ID: id, Until: at.Add(-time.Duration(r.IntN(300)) * time.Second)}}
 		case 0:
 			cmd = Command{Type: TypeCreate, Create: &Create{ID: id, Name: "job " + id, Periodicity: Periodicity{Seconds: float64(30 + r.IntN(300))}, Emails: []string{"x@y.org"}}}
 		case 1:

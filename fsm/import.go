@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // importCanaries recreates canaries as they are, ids included. It is idempotent: a canary
@@ -55,7 +56,12 @@ func normalizeImported(in Canary, minPeriodicity float64) (*Canary, error) {
 		return nil, err
 	}
 	c.Slug = Slug(c.Name)
-	if err := c.Periodicity.ValidateNew(minPeriodicity); err != nil {
+	job, err := normalizeImportedJob(in.Job)
+	if err != nil {
+		return nil, err
+	}
+	c.Job = job
+	if err := validateTiming(c.Periodicity, c.Job, minPeriodicity); err != nil {
 		return nil, err
 	}
 	if err := validateDescription(c.Description); err != nil {
@@ -77,7 +83,7 @@ func normalizeImported(in Canary, minPeriodicity float64) (*Canary, error) {
 	case !c.Deadline.IsZero():
 		c.Deadline = c.Deadline.UTC().Truncate(time.Microsecond)
 	case c.History.Len() > 0:
-		d, err := c.Periodicity.Deadline(c.LastEvent())
+		d, err := expected(c.Periodicity, c.Job, c.LastEvent())
 		if err != nil {
 			return nil, err
 		}
@@ -86,6 +92,56 @@ func normalizeImported(in Canary, minPeriodicity float64) (*Canary, error) {
 		return nil, invalid("an unpaused canary needs a deadline or a history")
 	}
 	return &c, nil
+}
+
+// normalizeImportedJob checks an imported Job and brings it to the form Apply keeps:
+// UTC microsecond times, bounded runs and output.
+func normalizeImportedJob(in *Job) (*Job, error) {
+	if in == nil {
+		return nil, nil
+	}
+	j := *in
+	if err := validateJobSettings(&j); err != nil {
+		return nil, err
+	}
+	if j.TZ == "UTC" {
+		j.TZ = ""
+	}
+	norm := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+	j.Grace, j.MaxRuntime = j.Grace.Truncate(time.Microsecond), j.MaxRuntime.Truncate(time.Microsecond)
+	j.LastDuration = j.LastDuration.Truncate(time.Microsecond)
+	j.PausedUntil, j.Started = norm(j.PausedUntil), norm(j.Started)
+	if err := validateRID(j.StartedRID); err != nil {
+		return nil, err
+	}
+	if j.HasExitStatus && (j.LastExitStatus < 0 || j.LastExitStatus > maxExitStatus) {
+		return nil, invalid("last_exit_status must be between 0 and 255")
+	}
+	runs := j.Runs[max(0, len(j.Runs)-maxRuns):]
+	j.Runs = make([]Run, 0, len(runs))
+	for _, r := range runs {
+		switch r.State {
+		case RunRunning, RunSuccess, RunFailed, RunLog:
+		default:
+			return nil, invalid(fmt.Sprintf("unknown run state %q", r.State))
+		}
+		if err := validateRID(r.RID); err != nil {
+			return nil, err
+		}
+		if r.ExitStatus < -1 || r.ExitStatus > maxExitStatus {
+			return nil, invalid("a run's exit_status must be between 0 and 255")
+		}
+		r.Started, r.Ended = norm(r.Started), norm(r.Ended)
+		if len(r.Output) > MaxOutputBytes+len(outputCutMark) || !utf8.ValidString(r.Output) {
+			r.Output = CutOutput([]byte(r.Output))
+		}
+		j.Runs = append(j.Runs, r)
+	}
+	if len(j.Runs) == 0 {
+		j.Runs = nil
+	}
+	j.Runs = trimOutput(j.Runs)
+	return compact(&j), nil
 }
 
 // sortHistory orders entries oldest first (stable, so equal times keep their order).

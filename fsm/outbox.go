@@ -12,6 +12,10 @@ type Kind string
 const (
 	KindLate    Kind = "late"
 	KindResumed Kind = "resumed"
+	// KindFailed: the job reported a failure (ExitStatus, -1 when it gave none).
+	KindFailed Kind = "failed"
+	// KindOverran: a started run passed the canary's max runtime.
+	KindOverran Kind = "overran"
 )
 
 // Notification is an outbox record: appended by Apply on a late or resumed transition,
@@ -27,6 +31,8 @@ type Notification struct {
 	Emails   []string       `json:"emails,omitempty"`
 	Deadline time.Time      `json:"deadline,omitzero"`
 	History  []HistoryEntry `json:"history"` // newest first, at most 15
+	// ExitStatus is a failure's exit status (KindFailed only; -1: not given).
+	ExitStatus int `json:"exit_status,omitempty"`
 }
 
 func newNotification(seq uint64, kind Kind, at time.Time, c *Canary) Notification {
@@ -37,7 +43,7 @@ func newNotification(seq uint64, kind Kind, at time.Time, c *Canary) Notificatio
 		CanaryID: c.ID,
 		Name:     c.Name,
 		Emails:   c.Emails,
-		Deadline: c.Deadline,
+		Deadline: c.LateAt(),
 		History:  c.History.Newest(notifyHistory),
 	}
 }

@@ -130,6 +130,22 @@ func (p Periodicity) Deadline(whence time.Time) (time.Time, error) {
 	return d.UTC().Truncate(time.Microsecond), nil
 }
 
+// DeadlineIn is Deadline with a schedule's directives read as wall-clock time in loc.
+func (p Periodicity) DeadlineIn(whence time.Time, loc *time.Location) (time.Time, error) {
+	if !p.IsSchedule() || loc == nil || loc == time.UTC {
+		return p.Deadline(whence)
+	}
+	s, err := parsedSchedule(p.Schedule)
+	if err != nil {
+		return time.Time{}, invalid("malformed periodicity: " + err.Error())
+	}
+	d, err := s.DeadlineIn(whence, loc)
+	if err != nil {
+		return time.Time{}, invalid("malformed periodicity: " + err.Error())
+	}
+	return d.UTC().Truncate(time.Microsecond), nil
+}
+
 // Window is one stretch of a schedule's play-out: from Start to End, either Active with
 // the periodicity in Seconds, or inactive (the canary is not expected then).
 type Window = schedule.Window
@@ -144,6 +160,18 @@ func (p Periodicity) PlayOut(now time.Time) ([]Window, error) {
 		return nil, err
 	}
 	return s.PlayOut(now)
+}
+
+// PlayOutIn is PlayOut with the directives read as wall-clock time in loc.
+func (p Periodicity) PlayOutIn(now time.Time, loc *time.Location) ([]Window, error) {
+	if !p.IsSchedule() || loc == nil || loc == time.UTC {
+		return p.PlayOut(now)
+	}
+	s, err := parsedSchedule(p.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	return s.PlayOutIn(now, loc)
 }
 
 // secondsDuration converts float seconds to a Duration rounded to the microsecond, the

@@ -23,7 +23,12 @@ import (
 // one buffer).
 var snapshotMagic = []byte("coal-mine snapshot\n")
 
-const snapshotFormat = 2
+// snapshotFormat 3 added the canaries' Job and a failure's exit status; format 2 is
+// still read.
+const (
+	snapshotFormat    = 3
+	oldSnapshotFormat = 2
+)
 
 type snapshot struct {
 	canaries *btree.BTreeG[*Canary]
@@ -89,8 +94,9 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 	if _, err := io.ReadFull(d.r, magic); err != nil || !bytes.Equal(magic, snapshotMagic) {
 		return nil, fmt.Errorf("restore snapshot: not a coal-mine snapshot")
 	}
-	if v := d.uvarint(); d.e == nil && v != snapshotFormat {
-		return nil, fmt.Errorf("restore snapshot: unknown format %d", v)
+	d.format = d.uvarint()
+	if d.e == nil && d.format != snapshotFormat && d.format != oldSnapshotFormat {
+		return nil, fmt.Errorf("restore snapshot: unknown format %d", d.format)
 	}
 	st := &state{canaries: newTree(), nextSeq: d.uvarint(), clock: d.time()}
 	nCanaries, nOutbox := d.uvarint(), d.uvarint()
@@ -171,7 +177,7 @@ func (st *state) validate() error {
 		switch {
 		case n.Seq == 0 || n.Seq >= st.nextSeq:
 			return fmt.Errorf("%w: notification sequence %d outside 1-%d", errCorrupt, n.Seq, st.nextSeq-1)
-		case n.Kind != KindLate && n.Kind != KindResumed:
+		case n.Kind != KindLate && n.Kind != KindResumed && n.Kind != KindFailed && n.Kind != KindOverran:
 			return fmt.Errorf("%w: notification %d of unknown kind %q", errCorrupt, n.Seq, n.Kind)
 		case !validID(n.CanaryID):
 			return fmt.Errorf("%w: notification %d for canary id %q", errCorrupt, n.Seq, n.CanaryID)
@@ -183,6 +189,14 @@ func (st *state) validate() error {
 // validateSnapshotCanary checks one decoded canary.
 func validateSnapshotCanary(c *Canary) error {
 	p := c.Periodicity
+	if c.Job != nil {
+		if _, err := normalizeImportedJob(c.Job); err != nil {
+			return fmt.Errorf("%w: canary %s: %w", errCorrupt, c.ID, err)
+		}
+		if c.Job.Cron != "" {
+			return nil // a cron canary has no periodicity
+		}
+	}
 	switch {
 	case !validID(c.ID):
 		return fmt.Errorf("%w: canary id %q", errCorrupt, c.ID)

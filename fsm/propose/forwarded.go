@@ -13,7 +13,7 @@ import (
 // relayed, and a relayed one is refused.
 var relayable = map[fsm.Type]bool{
 	fsm.TypeCreate: true, fsm.TypeUpdate: true, fsm.TypeDelete: true, fsm.TypeTrigger: true,
-	fsm.TypePause: true, fsm.TypeUnpause: true, fsm.TypeImport: true,
+	fsm.TypePause: true, fsm.TypeUnpause: true, fsm.TypeImport: true, fsm.TypeSignal: true,
 }
 
 // maxRelayed bounds the commands of one relayed batch: a follower's proposer sends at
@@ -50,7 +50,7 @@ func (p *Proposer) ServeForwarded(ctx context.Context, payload []byte) ([]byte, 
 		return nil, err
 	}
 	for i := range cmds {
-		if cmds[i].Type == fsm.TypeTrigger {
+		if cmds[i].Type == fsm.TypeTrigger || cmds[i].Type == fsm.TypeSignal {
 			// A trigger's answer is only recovered and unpaused. Its canary, with a
 			// history of up to 1,000 entries, was most of each relayed answer and of the
 			// follower's work decoding it.

@@ -1,0 +1,74 @@
+package fsm
+
+import (
+	"fmt"
+	"time"
+)
+
+// The snapshot encoding of a canary's Job (format 3), in codec.go's style: every field
+// in a fixed order, durations in microseconds.
+
+func (e *encoder) job(j *Job) {
+	e.varint(j.Grace.Microseconds())
+	e.varint(j.MaxRuntime.Microseconds())
+	e.string(j.TZ)
+	e.string(j.Cron)
+	e.time(j.PausedUntil)
+	e.time(j.Started)
+	e.string(j.StartedRID)
+	var flags byte
+	if j.Failed {
+		flags |= 1
+	}
+	if j.HasExitStatus {
+		flags |= 2
+	}
+	e.byte(flags)
+	e.varint(j.LastDuration.Microseconds())
+	e.varint(int64(j.LastExitStatus))
+	e.uvarint(uint64(len(j.Runs)))
+	for i := range j.Runs {
+		r := &j.Runs[i]
+		e.string(r.RID)
+		e.string(string(r.State))
+		e.time(r.Started)
+		e.time(r.Ended)
+		e.varint(int64(r.ExitStatus))
+		e.string(r.Output)
+	}
+}
+
+func (d *decoder) job() *Job {
+	j := &Job{
+		Grace:      time.Duration(d.varint()) * time.Microsecond,
+		MaxRuntime: time.Duration(d.varint()) * time.Microsecond,
+		TZ:         d.string(),
+		Cron:       d.string(),
+	}
+	j.PausedUntil = d.time()
+	j.Started = d.time()
+	j.StartedRID = d.string()
+	flags := d.byte()
+	if flags&^3 != 0 {
+		d.fail(fmt.Errorf("%w: bad job flags %#x", errCorrupt, flags))
+	}
+	j.Failed, j.HasExitStatus = flags&1 != 0, flags&2 != 0
+	j.LastDuration = time.Duration(d.varint()) * time.Microsecond
+	j.LastExitStatus = int(d.varint())
+	n := d.length()
+	if n > maxRuns {
+		d.fail(fmt.Errorf("%w: %d runs (at most %d)", errCorrupt, n, maxRuns))
+		return j
+	}
+	for i := 0; i < n && d.e == nil; i++ {
+		j.Runs = append(j.Runs, Run{
+			RID:        d.string(),
+			State:      RunState(d.string()),
+			Started:    d.time(),
+			Ended:      d.time(),
+			ExitStatus: int(d.varint()),
+			Output:     d.string(),
+		})
+	}
+	return j
+}
