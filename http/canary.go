@@ -14,7 +14,11 @@ import (
 // state on the leader (writes) or on this node (reads).
 
 func (s *server) create(c *gin.Context, p *params) {
-	if err := p.require("name", "periodicity"); err != nil {
+	required := []string{"name", "periodicity"}
+	if p.has("cron") {
+		required = required[:1] // a cron replaces the periodicity
+	}
+	if err := p.require(required...); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -23,16 +27,28 @@ func (s *server) create(c *gin.Context, p *params) {
 		s.fail(c, err)
 		return
 	}
-	if err := p.allow("name", "periodicity", "description", "email", "paused"); err != nil {
+	if err := p.allow(append([]string{"name", "periodicity", "description", "email", "paused"}, settingNames...)...); err != nil {
 		s.fail(c, err)
 		return
 	}
-	periodicity, err := parsePeriodicity(p)
+	settings, err := settingsOf(p)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	create := fsm.Create{Periodicity: *periodicity, Emails: p.all("email"), Paused: paused}
+	create := fsm.Create{Emails: p.all("email"), Paused: paused, Settings: settings}
+	if p.has("periodicity") {
+		if p.has("cron") {
+			s.fail(c, badRequest("give a periodicity or a cron, not both"))
+			return
+		}
+		periodicity, err := parsePeriodicity(p)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		create.Periodicity = *periodicity
+	}
 	create.Name, _ = p.last("name")
 	create.Description, _ = p.last("description")
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.commitTimeout)
@@ -64,7 +80,7 @@ func (s *server) delete(c *gin.Context, p *params) {
 }
 
 func (s *server) update(c *gin.Context, p *params) {
-	if err := p.allow("id", "name", "slug", "periodicity", "description", "email"); err != nil {
+	if err := p.allow(append([]string{"id", "name", "slug", "periodicity", "description", "email"}, settingNames...)...); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -74,6 +90,10 @@ func (s *server) update(c *gin.Context, p *params) {
 		return
 	}
 	var u fsm.Update
+	if u.Settings, err = settingsOf(p); err != nil {
+		s.fail(c, err)
+		return
+	}
 	if p.has("periodicity") {
 		if u.Periodicity, err = parsePeriodicity(p); err != nil {
 			s.fail(c, err)
@@ -204,26 +224,7 @@ type triggerReply struct {
 	Unpaused  bool   `json:"unpaused"`
 }
 
-func (s *server) trigger(c *gin.Context, p *params) {
-	if err := p.allow("id", "name", "slug", "comment", "m"); err != nil {
-		s.fail(c, err)
-		return
-	}
-	t, err := identify(p, true)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	comment, ok := p.last("comment")
-	if !ok {
-		comment, _ = p.last("m")
-	}
-	s.command(c, t, func(t target) fsm.Command {
-		return fsm.Command{Type: fsm.TypeTrigger, Trigger: &fsm.Trigger{ID: t.id, Slug: t.slug, Comment: comment}}
-	}, func(res fsm.Result) reply {
-		return okRaw(triggerBodies[b2i(res.Recovered)][b2i(res.Unpaused)])
-	})
-}
+func (s *server) trigger(c *gin.Context, p *params) { s.ping(c, p, pingForm{}) }
 
 // triggerBodies are the four answers a trigger can get, indexed by recovered and
 // unpaused, encoded once: encoding the same few bytes anew for every trigger took 4% of
@@ -249,13 +250,18 @@ func b2i(b bool) int {
 }
 
 func (s *server) pause(c *gin.Context, p *params) {
-	t, comment, err := pauseParams(p)
+	t, comment, err := pauseParams(p, "until", "for")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	until, err := s.pauseUntil(p)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.command(c, t, func(t target) fsm.Command {
-		return fsm.Command{Type: fsm.TypePause, Pause: &fsm.Pause{ID: t.id, Slug: t.slug, Comment: comment}}
+		return fsm.Command{Type: fsm.TypePause, Pause: &fsm.Pause{ID: t.id, Slug: t.slug, Comment: comment, Until: until}}
 	}, s.canaryResult)
 }
 
@@ -270,8 +276,8 @@ func (s *server) unpause(c *gin.Context, p *params) {
 	}, s.canaryResult)
 }
 
-func pauseParams(p *params) (target, string, error) {
-	if err := p.allow("id", "name", "slug", "comment"); err != nil {
+func pauseParams(p *params, extra ...string) (target, string, error) {
+	if err := p.allow(append([]string{"id", "name", "slug", "comment"}, extra...)...); err != nil {
 		return target{}, "", err
 	}
 	t, err := identify(p, true)

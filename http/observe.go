@@ -69,6 +69,12 @@ func endpointLabel(c *gin.Context) string {
 		return "unmatched"
 	case "/:id":
 		return "/<id>"
+	case "/:id/:signal":
+		return "/<id>/<signal>"
+	case "/ping/:id":
+		return "/ping/<id>"
+	case "/ping/:id/:signal":
+		return "/ping/<id>/<signal>"
 	default:
 		return p
 	}

@@ -8,14 +8,15 @@ import (
 
 // canaryJSON is a canary as the original server shows it.
 type canaryJSON struct {
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Slug        string          `json:"slug"`
-	Description string          `json:"description"`
-	Periodicity fsm.Periodicity `json:"periodicity"`
-	Emails      []string        `json:"emails"`
-	Late        bool            `json:"late"`
-	Paused      bool            `json:"paused"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Slug        string `json:"slug"`
+	Description string `json:"description"`
+	// Periodicity is null for a canary expected by cron.
+	Periodicity *fsm.Periodicity `json:"periodicity"`
+	Emails      []string         `json:"emails"`
+	Late        bool             `json:"late"`
+	Paused      bool             `json:"paused"`
 	// Deadline is absent, not null, while the canary is paused.
 	Deadline string `json:"deadline,omitempty"`
 	// History is newest first, each entry [timestamp, comment].
@@ -23,6 +24,17 @@ type canaryJSON struct {
 	// PeriodicitySchedule shows how a schedule plays out (create, update, get, pause,
 	// unpause; never in list).
 	PeriodicitySchedule []windowJSON `json:"periodicity_schedule,omitempty"`
+	// The keys beyond the original's (signals and job settings); all but state are
+	// absent while unused.
+	State          string  `json:"state"`
+	Cron           string  `json:"cron,omitempty"`
+	TZ             string  `json:"tz,omitempty"`
+	Grace          float64 `json:"grace,omitempty"`
+	MaxRuntime     float64 `json:"max_runtime,omitempty"`
+	PausedUntil    string  `json:"paused_until,omitempty"`
+	Started        string  `json:"started,omitempty"`
+	LastDuration   float64 `json:"last_duration,omitempty"`
+	LastExitStatus *int    `json:"last_exit_status,omitempty"`
 }
 
 type canaryReply struct {
@@ -38,25 +50,29 @@ func (s *server) renderCanary(c *fsm.Canary, withSchedule bool) *canaryJSON {
 		Name:        c.Name,
 		Slug:        c.Slug,
 		Description: c.Description,
-		Periodicity: c.Periodicity,
 		Emails:      c.Emails,
 		Late:        c.Late,
 		Paused:      c.Paused,
 		History:     make([][2]string, c.History.Len()),
+		State:       c.State(),
 	}
 	if out.Emails == nil {
 		out.Emails = []string{}
 	}
-	if !c.Paused && !c.Deadline.IsZero() {
-		out.Deadline = isoTime(c.Deadline)
+	if c.Cron() == "" {
+		out.Periodicity = &c.Periodicity
 	}
+	if lateAt := c.LateAt(); !lateAt.IsZero() {
+		out.Deadline = isoTime(lateAt)
+	}
+	renderJob(out, c.Job)
 	newest := len(out.History) - 1 // the API shows the history newest first
 	for h := range c.History.All() {
 		out.History[newest] = [2]string{isoTime(h.Time()), h.Comment}
 		newest--
 	}
 	if withSchedule && c.Periodicity.IsSchedule() {
-		windows, err := c.Periodicity.PlayOut(s.now())
+		windows, err := c.PlayOut(s.now())
 		if err != nil {
 			// A stored schedule was validated by Apply; show the canary without the
 			// play-out rather than fail the request.
@@ -66,6 +82,26 @@ func (s *server) renderCanary(c *fsm.Canary, withSchedule bool) *canaryJSON {
 		}
 	}
 	return out
+}
+
+// renderJob adds the settings and signal state of a canary that has them.
+func renderJob(out *canaryJSON, j *fsm.Job) {
+	if j == nil {
+		return
+	}
+	out.Cron, out.TZ = j.Cron, j.TZ
+	out.Grace, out.MaxRuntime = j.Grace.Seconds(), j.MaxRuntime.Seconds()
+	if !j.PausedUntil.IsZero() {
+		out.PausedUntil = isoTime(j.PausedUntil)
+	}
+	if !j.Started.IsZero() {
+		out.Started = isoTime(j.Started)
+	}
+	out.LastDuration = j.LastDuration.Seconds()
+	if j.HasExitStatus {
+		status := j.LastExitStatus
+		out.LastExitStatus = &status
+	}
 }
 
 func (s *server) canaryReply(c *fsm.Canary) reply {

@@ -103,7 +103,13 @@ func (s *server) routes() *gin.Engine {
 	getPost(canaryPrefix+"pause", s.api(writeAccess, s.pause))
 	getPost(canaryPrefix+"unpause", s.api(writeAccess, s.unpause))
 	r.POST(canaryPrefix+"import", s.api(writeAccess, s.importCanaries))
-	getPost("/:id", s.shortTrigger)
+	getPost(canaryPrefix+"runs", s.api(readAccess, s.runs))
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodHead} {
+		r.Handle(m, "/:id", s.shortTrigger)
+		r.Handle(m, "/:id/:signal", s.shortPing(false))
+		r.Handle(m, "/ping/:id", s.shortPing(true))
+		r.Handle(m, "/ping/:id/:signal", s.shortPing(true))
+	}
 
 	r.GET(clusterPrefix+"status", s.api(readAccess, s.clusterStatus))
 	getPost(clusterPrefix+"remove-peer", s.api(writeAccess, s.removePeer))
@@ -170,7 +176,7 @@ func (s *server) shortTrigger(c *gin.Context) {
 		// Appended last, as the original appends id=... to the query string, so the
 		// id in the path wins over one in the query.
 		p.add("id", id)
-		s.trigger(c, p)
+		s.ping(c, p, pingForm{})
 	})(c)
 }
 

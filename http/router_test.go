@@ -205,7 +205,7 @@ func TestMetrics(t *testing.T) {
 	n := newNode(t, nil, withAuth("metrics-key"))
 	id := n.mustCreate(t, "name=Secret+Project&periodicity=60&auth_key=metrics-key")
 	n.get(t, "/"+id)
-	n.get(t, "/no/where")
+	n.get(t, "/no/where/at-all")
 	r := n.get(t, "/metrics")
 	expectStatus(t, r, http.StatusOK)
 	body := r.raw
