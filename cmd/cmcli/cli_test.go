@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +108,17 @@ func TestCLIQueries(t *testing.T) {
 			[]string{"/coal-mine/v1/canary/trigger?comment=ok&id=aseprogj"}},
 		{"pause", []string{"pause", "--name", "froodle", "--comment", "c"}, []string{"/coal-mine/v1/canary/pause?comment=c&name=froodle"}},
 		{"unpause", []string{"unpause", "--name", "froodle"}, []string{"/coal-mine/v1/canary/unpause?name=froodle"}},
+		{"create with cron", []string{"create", "--name", "froodle", "--cron", "0 2 * * *", "--tz", "Asia/Tokyo", "--grace", "600", "--max-runtime", "1h"},
+			[]string{"/coal-mine/v1/canary/create?cron=0+2+%2A+%2A+%2A&grace=600&max_runtime=3600&name=froodle&paused=False&tz=Asia%2FTokyo"}},
+		{"update settings only", []string{"update", "--slug", "froodle", "--grace", "10m", "--tz", ""},
+			[]string{"/coal-mine/v1/canary/update?grace=600&slug=froodle&tz="}},
+		{"update by name to a cron", []string{"update", "--name", "froodle", "--cron", "@daily", "--auth-key", "k"},
+			[]string{"/coal-mine/v1/canary/get?auth_key=k&name=froodle",
+				"/coal-mine/v1/canary/update?auth_key=k&cron=%40daily&id=bcdefghi"}},
+		{"pause for", []string{"pause", "--id", "abcdefgh", "--for", "2s"}, []string{"/coal-mine/v1/canary/pause?for=2&id=abcdefgh"}},
+		{"pause until", []string{"pause", "--id", "abcdefgh", "--until", "2026-12-24T08:00:00+01:00", "--comment", "xmas"},
+			[]string{"/coal-mine/v1/canary/pause?comment=xmas&id=abcdefgh&until=2026-12-24T07%3A00%3A00Z"}},
+		{"runs sends the key", []string{"runs", "--slug", "froodle", "--auth-key", "k"}, []string{"/coal-mine/v1/canary/runs?auth_key=k&slug=froodle"}},
 		{"flags after the command or before it", []string{"--auth-key", "k", "get", "--id", "abcdefgh"},
 			[]string{"/coal-mine/v1/canary/get?auth_key=k&id=abcdefgh"}},
 		{"cluster remove-peer", []string{"cluster", "remove-peer", "--id", "n3"}, []string{"/coal-mine/v1/cluster/remove-peer?id=n3"}},
@@ -186,7 +196,15 @@ func TestCLIUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, "no command specified"},
 		{"unknown command", []string{"froodle"}, `unknown command "froodle"`},
-		{"create without periodicity", []string{"create", "--name", "froodle"}, `"periodicity" not set`},
+		{"create without periodicity", []string{"create", "--name", "froodle"}, "create needs --periodicity or --cron"},
+		{"create with periodicity and cron", []string{"create", "--name", "x", "--periodicity", "60", "--cron", "@daily"}, "--periodicity and --cron exclude each other"},
+		{"update with periodicity and cron", []string{"update", "--id", "abcdefgh", "--periodicity", "60", "--cron", "@daily"}, "--periodicity and --cron exclude each other"},
+		{"bad grace", []string{"create", "--name", "x", "--cron", "@daily", "--grace", "a while"}, `--grace "a while" is neither seconds`},
+		{"negative max runtime", []string{"update", "--id", "abcdefgh", "--max-runtime", "-1m"}, "must not be negative"},
+		{"pause until and for", []string{"pause", "--id", "abcdefgh", "--for", "1m", "--until", "2026-12-24"}, "--until and --for exclude each other"},
+		{"pause until garbage", []string{"pause", "--id", "abcdefgh", "--until", "next week"}, "is not an ISO 8601 time"},
+		{"unpause has no --for", []string{"unpause", "--id", "abcdefgh", "--for", "1m"}, "unknown flag: --for"},
+		{"runs without a canary", []string{"runs"}, "[id name slug]"},
 		{"update with id and slug", []string{"update", "--id", "abcdefgh", "--slug", "foo"}, "[id slug]"},
 		{"update with nothing", []string{"update", "--periodicity", "120"}, "must specify --name, --id, or --slug"},
 		{"get without a canary", []string{"get"}, "[id name slug]"},
@@ -213,56 +231,6 @@ func TestCLIUsageErrors(t *testing.T) {
 	}
 	if calls := srv.calls(); len(calls) != 0 {
 		t.Errorf("usage errors sent requests: %q", calls)
-	}
-}
-
-func TestCLIRunTriggers(t *testing.T) {
-	tests := []struct {
-		name        string
-		job         string
-		triggerCode int
-		wantExit    int
-		wantTrigger bool
-		wantStderr  string
-	}{
-		{"success triggers", "echo job-output", 200, 0, true, ""},
-		{"failure does not trigger", "echo job-output; exit 3", 200, 3, false, ""},
-		{"failed trigger keeps the status", "echo job-output", 404, 0, true, "triggering the canary (id \"abcdefgh\") failed: 404 Not Found"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newFakeServer(t, func(recordedRequest) (int, string) {
-				if tt.triggerCode != 200 {
-					return tt.triggerCode, `{"status":"error","error":"No such canary"}`
-				}
-				return 200, `{"status":"ok","recovered":false,"unpaused":false}`
-			})
-			env := newCLIEnv(t)
-			code, stdout, stderr := env.run("", "--host", srv.URL, "--auth-key", "k", "run", "--id", "abcdefgh",
-				"--timeout-trigger", "2s", "--", "sh", "-c", tt.job)
-			if code != tt.wantExit {
-				t.Fatalf("exit %d, want %d; stderr %q", code, tt.wantExit, stderr)
-			}
-			if stdout != "job-output\n" {
-				t.Errorf("stdout %q: the job's output must pass through alone", stdout)
-			}
-			if !strings.Contains(stderr, tt.wantStderr) {
-				t.Errorf("stderr %q, want %q", stderr, tt.wantStderr)
-			}
-			calls := srv.calls()
-			if !tt.wantTrigger {
-				if len(calls) != 0 {
-					t.Errorf("calls %q, want none", calls)
-				}
-				return
-			}
-			if len(calls) != 1 {
-				t.Fatalf("calls %q, want one trigger", calls)
-			}
-			if ok, _ := regexp.MatchString(`^/coal-mine/v1/canary/trigger\?comment=exit\+0\+in\+[0-9]+\.[0-9]s&id=abcdefgh$`, calls[0]); !ok {
-				t.Errorf("trigger call %q", calls[0])
-			}
-		})
 	}
 }
 

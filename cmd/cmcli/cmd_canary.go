@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -20,9 +21,15 @@ func newCanaryCommands(a *app) []*cobra.Command {
 		newDeleteCmd(a),
 		newTriggerCmd(a),
 		newPauseCmd(a, "pause", "Pause a canary: stop watching it and alerting",
-			`  cmcli pause --slug nightly-backup --comment 'maintenance until Monday'`),
-		newPauseCmd(a, "unpause", "Unpause a canary: watch it again from now",
+			`Pause a canary: stop watching it and alerting. With --until or --for the
+server unpauses it by itself then; without, it stays paused until 'cmcli unpause'
+or a trigger.`,
+			`  cmcli pause --slug nightly-backup --comment 'maintenance until Monday'
+  cmcli pause --slug nightly-backup --until 2026-12-28T08:00:00+01:00
+  cmcli pause --id aseprogj --for 2h --comment 'migrating the database'`),
+		newPauseCmd(a, "unpause", "Unpause a canary: watch it again from now", "",
 			`  cmcli unpause --slug nightly-backup`),
+		newRunsCmd(a),
 	}
 	for _, c := range cmds {
 		c.GroupID = groupCanary
@@ -72,16 +79,28 @@ func newCreateCmd(a *app) *cobra.Command {
 	var o createOptions
 	var noHistory bool
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --periodicity SECONDS|SCHEDULE",
+		Use:   "create --name NAME (--periodicity SECONDS|SCHEDULE | --cron CRON) [flags]",
 		Short: "Create a canary",
-		Long: `Create a canary. --periodicity is the most seconds allowed between triggers, or a
-schedule of crontab-like directives separated by semicolons, the last field of each
-being the periodicity during the times it matches.`,
+		Long: `Create a canary. Say when its job is expected with exactly one of:
+
+  --periodicity  the most seconds allowed between triggers, or a schedule of
+                 crontab-like directives separated by semicolons, the last field of
+                 each being the periodicity during the times it matches;
+  --cron         a 5-field cron expression (or @daily, @hourly...) saying when the
+                 job runs, read in --tz (default UTC).
+
+--grace is how long after the expected time the canary still waits before it is
+late; --max-runtime is how long a run may last after its start signal ('cmcli run'
+sends one). Both take seconds (600) or a duration (10m, 1h30m).`,
 		Example: `  cmcli create --name 'Nightly backup' --periodicity $((60*60*25)) --email ops@example.com --email dba@example.com
-  cmcli create --name 'Queue worker' --periodicity '* * * * sat,sun 300; * * * * mon-fri 90' --paused`,
+  cmcli create --name 'Queue worker' --periodicity '* * * * sat,sun 300; * * * * mon-fri 90' --paused
+  cmcli create --name 'Tokyo report' --cron '0 2 * * *' --tz Asia/Tokyo --grace 10m --max-runtime 1h`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			o.Description.Set = cmd.Flags().Changed("description")
+			flags := cmd.Flags()
+			o.Description.Set = flags.Changed("description")
+			o.Periodicity.Set = flags.Changed("periodicity")
+			o.Settings = settingsChanged(flags, o.Settings)
 			params, err := createParams(o)
 			if err != nil {
 				return err
@@ -90,14 +109,32 @@ being the periodicity during the times it matches.`,
 		}),
 	}
 	cmd.Flags().StringVar(&o.Name, "name", "", "the canary's name (required)")
-	cmd.Flags().StringVar(&o.Periodicity, "periodicity", "", "seconds between triggers, or a schedule (required)")
+	cmd.Flags().StringVar(&o.Periodicity.Value, "periodicity", "", "seconds between triggers, or a schedule (this or --cron)")
+	addSettingsFlags(cmd, &o.Settings)
 	cmd.Flags().StringVar(&o.Description.Value, "description", "", "a description")
 	cmd.Flags().StringArrayVar(&o.Emails, "email", nil, "an address to notify; repeat for more")
 	cmd.Flags().BoolVar(&o.Paused, "paused", false, "create the canary paused")
 	addNoHistoryFlag(cmd, &noHistory)
 	_ = cmd.MarkFlagRequired("name")
-	_ = cmd.MarkFlagRequired("periodicity")
 	return cmd
+}
+
+// addSettingsFlags adds the job settings create and update share.
+func addSettingsFlags(cmd *cobra.Command, s *jobSettings) {
+	flags := cmd.Flags()
+	flags.StringVar(&s.Cron.Value, "cron", "", "when the job runs: a 5-field cron expression or @daily, @hourly... (instead of --periodicity)")
+	flags.StringVar(&s.TZ.Value, "tz", "", "the IANA time zone --cron and schedule directives are read in, e.g. Europe/Paris (default UTC; '' goes back to it)")
+	flags.StringVar(&s.Grace.Value, "grace", "", "how long past the expected time before the canary is late: seconds or a duration (10m); 0 for none")
+	flags.StringVar(&s.MaxRuntime.Value, "max-runtime", "", "how long a started run may last: seconds or a duration (2h); 0 for no limit")
+}
+
+// settingsChanged marks the settings given on the command line, so only they are sent.
+func settingsChanged(flags *pflag.FlagSet, s jobSettings) jobSettings {
+	s.Cron.Set = flags.Changed("cron")
+	s.TZ.Set = flags.Changed("tz")
+	s.Grace.Set = flags.Changed("grace")
+	s.MaxRuntime.Set = flags.Changed("max-runtime")
+	return s
 }
 
 func newGetCmd(a *app) *cobra.Command {
@@ -158,12 +195,16 @@ func newUpdateCmd(a *app) *cobra.Command {
 	var noHistory bool
 	cmd := &cobra.Command{
 		Use:   "update --id ID | --slug SLUG | --name NAME [changes]",
-		Short: "Change a canary's name, periodicity, description or e-mails",
+		Short: "Change a canary's name, schedule, grace, description or e-mails",
 		Long: `Change a canary. Identify it with --id or --slug; then --name is its new name.
 With only --name (no --id or --slug), --name identifies the canary instead, as with
-the original cmcli, and the name is left as it is.`,
+the original cmcli, and the name is left as it is.
+
+--cron replaces a periodicity and --periodicity replaces a cron, so only one of them
+can be given. --grace 0 and --max-runtime 0 remove them; --tz '' goes back to UTC.`,
 		Example: `  cmcli update --id aseprogj --name 'Nightly backup (new)'
   cmcli update --name 'Nightly backup' --periodicity 7200
+  cmcli update --slug nightly-backup --cron '30 1 * * mon-fri' --tz Europe/Paris --grace 15m
   cmcli update --slug nightly-backup --email -          # remove every address`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
@@ -171,6 +212,7 @@ the original cmcli, and the name is left as it is.`,
 			o.Name.Set = flags.Changed("name")
 			o.Periodicity.Set = flags.Changed("periodicity")
 			o.Description.Set = flags.Changed("description")
+			o.Settings = settingsChanged(flags, o.Settings)
 			if o.ID == "" && o.Slug == "" && !o.Name.Set {
 				return usageErrorf("must specify --name, --id, or --slug")
 			}
@@ -193,7 +235,8 @@ the original cmcli, and the name is left as it is.`,
 	flags.StringVar(&o.ID, "id", "", "the canary's identifier")
 	flags.StringVar(&o.Slug, "slug", "", "the canary's slug")
 	flags.StringVar(&o.Name.Value, "name", "", "the new name (or, alone, the canary to update)")
-	flags.StringVar(&o.Periodicity.Value, "periodicity", "", "new seconds between triggers, or a schedule")
+	flags.StringVar(&o.Periodicity.Value, "periodicity", "", "new seconds between triggers, or a schedule (replaces a cron)")
+	addSettingsFlags(cmd, &o.Settings)
 	flags.StringVar(&o.Description.Value, "description", "", "new description")
 	flags.StringArrayVar(&o.Emails, "email", nil, `new addresses to notify (repeat for more); "-" removes them all`)
 	addNoHistoryFlag(cmd, &noHistory)
@@ -259,8 +302,9 @@ func newTriggerCmd(a *app) *cobra.Command {
 		Use:   "trigger --id ID | --name NAME | --slug SLUG [--comment TEXT]",
 		Short: "Trigger a canary (no auth key needed)",
 		Long: `Trigger a canary: record that its job ran. A late canary recovers, a paused one is
-unpaused. Cron jobs can also trigger with a plain HTTP request to /<id>, or run
-under 'cmcli run'.`,
+unpaused. Cron jobs can also trigger with a plain HTTP request to /<id> (and signal
+a run's start and end with /<id>/start, /<id>/fail or /<id>/<exit status>), or run
+under 'cmcli run', which does all of that.`,
 		Example: "  cmcli trigger --id aseprogj --comment 'backup ok'",
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
@@ -273,23 +317,40 @@ under 'cmcli run'.`,
 	return cmd
 }
 
-// newPauseCmd builds pause and unpause, which differ only in their endpoint.
-func newPauseCmd(a *app, op, short, example string) *cobra.Command {
-	var sel canarySelector
-	var comment optionalString
+// newPauseCmd builds pause and unpause, which differ only in their endpoint and in
+// pause's --until and --for.
+func newPauseCmd(a *app, op, short, long, example string) *cobra.Command {
+	var o pauseOptions
 	var noHistory bool
+	timed := op == "pause"
+	use := op + " --id ID | --name NAME | --slug SLUG [--comment TEXT]"
+	if timed {
+		use += " [--until TIME | --for DURATION]"
+	}
 	cmd := &cobra.Command{
-		Use:     op + " --id ID | --name NAME | --slug SLUG [--comment TEXT]",
+		Use:     use,
 		Short:   short,
+		Long:    long,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			comment.Set = cmd.Flags().Changed("comment")
-			return a.call(cmd, op, selectorParams(sel, comment), false, noHistory, showCanary)
+			flags := cmd.Flags()
+			o.Comment.Set = flags.Changed("comment")
+			o.Until.Set = flags.Changed("until")
+			o.For.Set = flags.Changed("for")
+			params, err := pauseParams(o, time.Local)
+			if err != nil {
+				return err
+			}
+			return a.call(cmd, op, params, false, noHistory, showCanary)
 		}),
 	}
-	addSelectorFlags(cmd, &sel)
-	cmd.Flags().StringVar(&comment.Value, "comment", "", "text stored in the canary's history")
+	addSelectorFlags(cmd, &o.Selector)
+	cmd.Flags().StringVar(&o.Comment.Value, "comment", "", "text stored in the canary's history")
+	if timed {
+		cmd.Flags().StringVar(&o.Until.Value, "until", "", "unpause by itself at this ISO 8601 time (2026-12-24T08:00:00Z; without a zone, local time)")
+		cmd.Flags().StringVar(&o.For.Value, "for", "", "unpause by itself after this long: seconds or a duration (90m)")
+	}
 	addNoHistoryFlag(cmd, &noHistory)
 	return cmd
 }

@@ -9,19 +9,31 @@ import (
 	"unicode/utf8"
 )
 
-// canaryJSON is the part of the server's canary JSON the human views show.
+// canaryJSON is the part of the server's canary JSON the human views show. The keys
+// after PeriodicitySchedule are newer than the original server, which sends none of
+// them; State is then "" and the views fall back to late and paused.
 type canaryJSON struct {
 	ID                  string   `json:"id"`
 	Name                string   `json:"name"`
 	Slug                string   `json:"slug"`
 	Description         string   `json:"description"`
-	Periodicity         any      `json:"periodicity"` // seconds, or a schedule string
+	Periodicity         any      `json:"periodicity"` // seconds, a schedule string, or null (cron)
 	Emails              []string `json:"emails"`
 	Late                bool     `json:"late"`
 	Paused              bool     `json:"paused"`
 	Deadline            string   `json:"deadline"`
 	History             [][]any  `json:"history"`
 	PeriodicitySchedule [][]any  `json:"periodicity_schedule"`
+
+	State          string   `json:"state"` // up, started, late, failed, paused
+	Cron           string   `json:"cron"`
+	TZ             string   `json:"tz"`
+	Grace          *float64 `json:"grace"`
+	MaxRuntime     *float64 `json:"max_runtime"`
+	Started        string   `json:"started"`
+	PausedUntil    string   `json:"paused_until"`
+	LastDuration   *float64 `json:"last_duration"`
+	LastExitStatus *int     `json:"last_exit_status"`
 }
 
 // printCanary shows the "canary" of a create/get/update/pause/unpause response.
@@ -39,11 +51,26 @@ func (p *printer) printCanary(body []byte) error {
 		{"ID", c.ID},
 		{"Slug", c.Slug},
 		{"Description", c.Description},
-		{"Periodicity", formatPeriodicity(c.Periodicity)},
-		{"Emails", strings.Join(c.Emails, ", ")},
-		{"State", p.styledState(c.Late, c.Paused)},
-		{"Deadline", p.formatDeadline(c.Deadline, c.Paused, now)},
 	}
+	if c.Periodicity != nil || c.Cron == "" {
+		rows = append(rows, [2]string{"Periodicity", formatPeriodicity(c.Periodicity)})
+	}
+	rows = appendIf(rows, c.Cron != "", "Cron", c.Cron)
+	rows = appendIf(rows, c.TZ != "", "Time zone", c.TZ)
+	if c.Grace != nil {
+		rows = append(rows, [2]string{"Grace", formatPeriodicity(*c.Grace)})
+	}
+	if c.MaxRuntime != nil {
+		rows = append(rows, [2]string{"Max runtime", formatPeriodicity(*c.MaxRuntime)})
+	}
+	rows = append(rows,
+		[2]string{"Emails", strings.Join(c.Emails, ", ")},
+		[2]string{"State", p.styled(c.stateStyle(), c.stateText())},
+	)
+	rows = appendIf(rows, c.Started != "", "Started", stampWithRelative(c.Started, now))
+	rows = appendIf(rows, c.PausedUntil != "", "Paused until", stampWithRelative(c.PausedUntil, now))
+	rows = append(rows, [2]string{"Deadline", p.formatDeadline(c.Deadline, c.Paused, now)})
+	rows = appendIf(rows, c.LastDuration != nil || c.LastExitStatus != nil, "Last run", c.lastRun())
 	if p.triggerURL != nil && c.ID != "" {
 		rows = append(rows, [2]string{"Trigger URL", p.triggerURL(c.ID)})
 	}
@@ -73,7 +100,62 @@ func (p *printer) printCanary(body []byte) error {
 	return nil
 }
 
-// printList shows a list response as a table, late canaries highlighted.
+func appendIf(rows [][2]string, cond bool, key, value string) [][2]string {
+	if !cond {
+		return rows
+	}
+	return append(rows, [2]string{key, value})
+}
+
+// stampWithRelative is "2015-03-19T01:14:00+00:00 (in 4m)".
+func stampWithRelative(stamp string, now time.Time) string {
+	if rel := relativeTo(stamp, now); rel != "" {
+		return stamp + " (" + rel + ")"
+	}
+	return stamp
+}
+
+// lastRun reads like the run wrapper's comment: "exit 3 in 1.2s".
+func (c canaryJSON) lastRun() string {
+	var parts []string
+	if c.LastExitStatus != nil {
+		parts = append(parts, fmt.Sprintf("exit %d", *c.LastExitStatus))
+	}
+	if c.LastDuration != nil {
+		parts = append(parts, "in "+shortSeconds(*c.LastDuration))
+	}
+	return strings.Join(parts, " ")
+}
+
+// newServer reports whether the canary came from a server that knows states.
+func (c canaryJSON) newServer() bool { return c.State != "" }
+
+// stateText is the server's state, late and failed in capitals as LATE always was
+// (they are what a reader looks for); an old server's late and paused otherwise.
+func (c canaryJSON) stateText() string {
+	switch c.State {
+	case "":
+		return stateText(c.Late, c.Paused)
+	case "late", "failed":
+		return strings.ToUpper(c.State)
+	}
+	return c.State
+}
+
+func (c canaryJSON) stateStyle() string {
+	switch c.State {
+	case "":
+		return stateStyle(c.Late, c.Paused)
+	case "late", "failed":
+		return styleAlert
+	case "paused":
+		return styleMuted
+	}
+	return styleNone
+}
+
+// printList shows a list response as a table, late canaries highlighted. A server
+// that knows states also gets a LAST RUN column and failed canaries counted.
 func (p *printer) printList(body []byte) error {
 	var resp struct {
 		Canaries []canaryJSON `json:"canaries"`
@@ -82,33 +164,69 @@ func (p *printer) printList(body []byte) error {
 		return fmt.Errorf("decoding the server's answer: %w", err)
 	}
 	now := p.now()
-	header := []string{"ID", "NAME", "PERIODICITY", "STATE", "DEADLINE", "EMAILS"}
-	var rows [][]cell
-	late, paused := 0, 0
+	withStates := false
 	for _, c := range resp.Canaries {
-		if c.Late {
+		withStates = withStates || c.newServer()
+	}
+	header := []string{"ID", "NAME", "PERIODICITY", "STATE", "DEADLINE", "EMAILS"}
+	if withStates {
+		header = []string{"ID", "NAME", "PERIODICITY", "STATE", "DEADLINE", "LAST RUN", "EMAILS"}
+	}
+	var rows [][]cell
+	late, failed, paused := 0, 0, 0
+	for _, c := range resp.Canaries {
+		switch {
+		case c.State == "failed":
+			failed++
+		case c.State == "late", !c.newServer() && c.Late:
 			late++
 		}
 		if c.Paused {
 			paused++
 		}
 		deadline := "-"
-		if !c.Paused && c.Deadline != "" {
+		switch {
+		case !c.Paused && c.Deadline != "":
 			deadline = relativeTo(c.Deadline, now)
+		case c.Paused && c.PausedUntil != "":
+			deadline = "unpause " + relativeTo(c.PausedUntil, now)
 		}
-		rows = append(rows, []cell{
+		row := []cell{
 			{text: c.ID},
 			{text: c.Name},
-			{text: shortPeriodicity(c.Periodicity)},
-			{text: stateText(c.Late, c.Paused), style: stateStyle(c.Late, c.Paused)},
+			{text: c.shortSchedule()},
+			{text: c.stateText(), style: c.stateStyle()},
 			{text: deadline},
-			{text: strings.Join(c.Emails, ",")},
-		})
+		}
+		if withStates {
+			last := c.lastRun()
+			if last == "" {
+				last = "-"
+			}
+			row = append(row, cell{text: last})
+		}
+		rows = append(rows, append(row, cell{text: strings.Join(c.Emails, ",")}))
 	}
 	p.renderTable(header, rows)
-	p.printf("%d canar%s, %s late, %d paused\n", len(resp.Canaries), plural(len(resp.Canaries), "y", "ies"),
-		p.styled(alertIf(late > 0), fmt.Sprint(late)), paused)
+	failedNote := ""
+	if withStates {
+		failedNote = fmt.Sprintf(", %s failed", p.styled(alertIf(failed > 0), fmt.Sprint(failed)))
+	}
+	p.printf("%d canar%s, %s late%s, %d paused\n", len(resp.Canaries), plural(len(resp.Canaries), "y", "ies"),
+		p.styled(alertIf(late > 0), fmt.Sprint(late)), failedNote, paused)
 	return nil
+}
+
+// shortSchedule fits a table cell: the periodicity, or the cron expression and its
+// zone.
+func (c canaryJSON) shortSchedule() string {
+	if c.Cron == "" {
+		return shortPeriodicity(c.Periodicity)
+	}
+	if c.TZ != "" {
+		return c.Cron + " " + c.TZ
+	}
+	return c.Cron
 }
 
 // printTrigger shows a trigger response.

@@ -28,9 +28,15 @@ func TestIntegrationRunWrapper(t *testing.T) {
 	if ok, _ := regexp.MatchString(`exit 0 in [0-9]+\.[0-9]s`, got[0]); !ok {
 		t.Fatalf("history after a successful job %q", got)
 	}
-	before := len(got)
+	canary := func() map[string]any {
+		return canaryOf(t, cli.ok(serverArgs(srv, "--auth-key", "k", "get", "--id", id)...))
+	}
+	if c := canary(); c["state"] != "up" || c["last_exit_status"] != 0.0 {
+		t.Errorf("after a successful job: state %v, last_exit_status %v", c["state"], c["last_exit_status"])
+	}
 
-	// Failures pass their status through and do not trigger.
+	// Failures pass their status through, and the server hears of them: the canary
+	// fails, with that exit status.
 	for _, tt := range []struct {
 		name string
 		argv []string
@@ -44,21 +50,22 @@ func TestIntegrationRunWrapper(t *testing.T) {
 		if res.code != tt.want {
 			t.Errorf("%s: %s; want exit %d", tt.name, res, tt.want)
 		}
-	}
-	if n := len(history()); n != before {
-		t.Errorf("failed jobs triggered the canary: %d history entries, want %d", n, before)
+		if c := canary(); c["state"] != "failed" || c["last_exit_status"] != float64(tt.want) {
+			t.Errorf("%s: state %v, last_exit_status %v; want failed and %d", tt.name, c["state"], c["last_exit_status"], tt.want)
+		}
 	}
 
-	// Arguments after the command are the job's, even without "--".
+	// Arguments after the command are the job's, even without "--"; a success
+	// recovers the failed canary.
 	res = cli.run(serverArgs(srv, "run", "--name", "wrapped job", "echo", "--id", "x")...)
 	if res.code != 0 || res.stdout != "--id x\n" {
 		t.Fatalf("job flags: %s", res)
 	}
-	if n := len(history()); n != before+1 {
-		t.Errorf("history has %d entries after the second success, want %d", n, before+1)
+	if c := canary(); c["state"] != "up" {
+		t.Errorf("after a success following failures: state %v, want up", c["state"])
 	}
 
-	// A trigger that fails is reported but does not change the job's status.
+	// A report that fails is said on stderr but does not change the job's status.
 	res = cli.run(serverArgs(srv, "run", "--id", "nosuchid", "--", "true")...)
 	if res.code != 0 || !strings.Contains(res.stderr, "404 Not Found") {
 		t.Fatalf("trigger of an unknown canary: %s", res)
@@ -68,7 +75,7 @@ func TestIntegrationRunWrapper(t *testing.T) {
 		t.Fatalf("trigger with the server down: %s", res)
 	}
 	res = cli.run("--host", "127.0.0.1", "--port", fmt.Sprint(testkit.FreePort(t)), "run", "--id", id, "--timeout-trigger", "1s", "--", "sh", "-c", "exit 5")
-	if res.code != 5 || res.stderr != "" {
+	if res.code != 5 || !strings.Contains(res.stderr, "the job failed (exit 5) and reporting that to the canary") {
 		t.Fatalf("failed job with the server down: %s", res)
 	}
 }

@@ -17,6 +17,10 @@
 //   - Exit status: 0 success; 1 the server refused (its "<status> <reason>" line
 //     and message go to stderr) or the request failed; 2 a usage error; `run`
 //     exits with its job's status.
+//   - `run` reports every run: a start signal (at most 2s before the job), then
+//     the exit status, comment and the tail of the output, paired by a random rid;
+//     a failure is reported too. Reports that fail go to stderr, never change the
+//     exit status, and a server that refuses signals still gets a success's trigger.
 package main
 
 import (

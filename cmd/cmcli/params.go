@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The query parameters are spelled as the original cmcli spelled them (floats as
@@ -89,26 +91,100 @@ func (o optionalBool) addTo(params url.Values, key string) {
 	}
 }
 
+// jobSettings are the create/update flags beyond the original's. Unset ones are
+// not sent, so an update leaves them as they are and an original server never sees
+// them unless asked to.
+type jobSettings struct {
+	Grace      optionalString // seconds or a Go duration
+	MaxRuntime optionalString // seconds or a Go duration
+	TZ         optionalString // an IANA name; empty clears
+	Cron       optionalString
+}
+
+func (s jobSettings) addTo(params url.Values) error {
+	for _, d := range []struct {
+		flag, key string
+		value     optionalString
+	}{{"--grace", "grace", s.Grace}, {"--max-runtime", "max_runtime", s.MaxRuntime}} {
+		if !d.value.Set {
+			continue
+		}
+		seconds, err := secondsParam(d.flag, d.value.Value)
+		if err != nil {
+			return err
+		}
+		params.Set(d.key, seconds)
+	}
+	s.TZ.addTo(params, "tz")
+	if s.Cron.Set {
+		// The server refuses an empty cron too; saying so here names the way out.
+		if strings.TrimSpace(s.Cron.Value) == "" {
+			return usageErrorf("--cron must not be empty (--periodicity replaces a cron)")
+		}
+		params.Set("cron", s.Cron.Value)
+	}
+	return nil
+}
+
+// secondsParam reads a length of time given as seconds ("600", "90.5") or as a Go
+// duration ("10m", "1h30m") and returns it in seconds, as the API takes it.
+func secondsParam(flag, s string) (string, error) {
+	v := strings.TrimSpace(s)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		d, derr := time.ParseDuration(v)
+		if derr != nil {
+			return "", usageErrorf("%s %q is neither seconds (600) nor a duration (10m, 1h30m)", flag, s)
+		}
+		f = d.Seconds()
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return "", usageErrorf("%s %q must not be negative", flag, s)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64), nil
+}
+
 type createOptions struct {
 	Name        string
-	Periodicity string
+	Periodicity optionalString
 	Description optionalString
 	Emails      []string
 	Paused      bool
+	Settings    jobSettings
 }
 
 func createParams(o createOptions) (url.Values, error) {
-	periodicity, err := periodicityParam(o.Periodicity)
-	if err != nil {
+	if err := checkScheduleFlags(o.Periodicity.Set, o.Settings.Cron.Set); err != nil {
 		return nil, err
+	}
+	if !o.Periodicity.Set && !o.Settings.Cron.Set {
+		return nil, usageErrorf("create needs --periodicity or --cron: when the job is expected")
 	}
 	params := url.Values{}
 	params.Set("name", o.Name)
-	params.Set("periodicity", periodicity)
+	if o.Periodicity.Set {
+		periodicity, err := periodicityParam(o.Periodicity.Value)
+		if err != nil {
+			return nil, err
+		}
+		params.Set("periodicity", periodicity)
+	}
+	if err := o.Settings.addTo(params); err != nil {
+		return nil, err
+	}
 	o.Description.addTo(params, "description")
 	addEmails(params, o.Emails)
 	params.Set("paused", pythonBool(o.Paused)) // the original always sent it
 	return params, nil
+}
+
+// checkScheduleFlags: a canary is expected either every so often or by cron, so
+// giving both is a mistake on create and on update alike.
+func checkScheduleFlags(periodicity, cron bool) error {
+	if periodicity && cron {
+		return usageErrorf("--periodicity and --cron exclude each other: give one")
+	}
+	return nil
 }
 
 type updateOptions struct {
@@ -117,6 +193,7 @@ type updateOptions struct {
 	Periodicity optionalString
 	Description optionalString
 	Emails      []string // a single "-" clears the addresses
+	Settings    jobSettings
 }
 
 // lookupByName reports the original's rule: `update --name X` without --id or
@@ -128,6 +205,9 @@ func (o updateOptions) lookupByName() bool {
 // updateParams builds the update call; id is the canary found by name when
 // lookupByName, and the name is then not sent.
 func updateParams(o updateOptions, foundID string) (url.Values, error) {
+	if err := checkScheduleFlags(o.Periodicity.Set, o.Settings.Cron.Set); err != nil {
+		return nil, err
+	}
 	params := url.Values{}
 	switch {
 	case o.ID != "":
@@ -146,6 +226,9 @@ func updateParams(o updateOptions, foundID string) (url.Values, error) {
 			return nil, err
 		}
 		params.Set("periodicity", periodicity)
+	}
+	if err := o.Settings.addTo(params); err != nil {
+		return nil, err
 	}
 	o.Description.addTo(params, "description")
 	addEmails(params, o.Emails)
@@ -176,6 +259,69 @@ func selectorParams(sel canarySelector, comment optionalString) url.Values {
 	sel.addTo(params)
 	comment.addTo(params, "comment")
 	return params
+}
+
+// pauseOptions are pause's flags; Until and For end the pause by themselves.
+type pauseOptions struct {
+	Selector canarySelector
+	Comment  optionalString
+	Until    optionalString // ISO 8601 / RFC 3339
+	For      optionalString // seconds or a Go duration
+}
+
+// pauseParams builds a pause call. local is the zone of an --until without one.
+func pauseParams(o pauseOptions, local *time.Location) (url.Values, error) {
+	params := selectorParams(o.Selector, o.Comment)
+	switch {
+	case o.Until.Set && o.For.Set:
+		return nil, usageErrorf("--until and --for exclude each other: give one")
+	case o.Until.Set:
+		t, err := parseUntil(o.Until.Value, local)
+		if err != nil {
+			return nil, err
+		}
+		params.Set("until", t.UTC().Format(time.RFC3339Nano))
+	case o.For.Set:
+		seconds, err := secondsParam("--for", o.For.Value)
+		if err != nil {
+			return nil, err
+		}
+		if f, _ := strconv.ParseFloat(seconds, 64); f == 0 {
+			return nil, usageErrorf("--for must be longer than 0")
+		}
+		params.Set("for", seconds)
+	}
+	return params, nil
+}
+
+// untilLayouts are the ISO 8601 forms --until takes, with a zone and without.
+var (
+	untilLayoutsZoned = []string{
+		"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04Z07:00",
+		"2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04Z0700",
+	}
+	untilLayoutsLocal = []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"}
+)
+
+// parseUntil reads an ISO 8601 time. One without a zone is a wall-clock time in
+// local (the user's, at a terminal), and is sent with its offset resolved, so the
+// server does not have to guess (it would take UTC).
+func parseUntil(s string, local *time.Location) (time.Time, error) {
+	v := strings.TrimSpace(s)
+	if len(v) > 10 && v[10] == ' ' {
+		v = v[:10] + "T" + v[11:] // "2026-12-24 08:00", as people write it
+	}
+	for _, layout := range untilLayoutsZoned {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	for _, layout := range untilLayoutsLocal {
+		if t, err := time.ParseInLocation(layout, v, local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usageErrorf("--until %q is not an ISO 8601 time, e.g. 2026-12-24T08:00:00Z or 2026-12-24T08:00 (local time)", s)
 }
 
 func addEmails(params url.Values, emails []string) {

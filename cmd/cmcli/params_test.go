@@ -43,12 +43,12 @@ func TestParamBuilding(t *testing.T) {
 		got  url.Values
 		want string
 	}{
-		{"create", must(createParams(createOptions{Name: "froodle", Periodicity: "60"})),
+		{"create", must(createParams(createOptions{Name: "froodle", Periodicity: set("60")})),
 			"name=froodle&paused=False&periodicity=60.0"},
-		{"create full", must(createParams(createOptions{Name: "X", Periodicity: "3600", Description: set("d"),
+		{"create full", must(createParams(createOptions{Name: "X", Periodicity: set("3600"), Description: set("d"),
 			Emails: []string{"a@b", "c@d"}, Paused: true})),
 			"description=d&email=a%40b&email=c%40d&name=X&paused=True&periodicity=3600.0"},
-		{"create empty description is sent", must(createParams(createOptions{Name: "X", Periodicity: "1", Description: set("")})),
+		{"create empty description is sent", must(createParams(createOptions{Name: "X", Periodicity: set("1"), Description: set("")})),
 			"description=&name=X&paused=False&periodicity=1.0"},
 		{"update rename by id", must(updateParams(updateOptions{ID: "abcdefgh", Name: set("freedle")}, "")),
 			"id=abcdefgh&name=freedle"},

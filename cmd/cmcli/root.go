@@ -53,7 +53,7 @@ func execute(args []string, streams ioStreams, getenv func(string) string) int {
 }
 
 const rootLong = `cmcli is the command line interface of coal-mine, a replicated Coal Mine server
-that watches periodic jobs ("canaries") and e-mails when one is late.
+that watches periodic jobs ("canaries") and e-mails when one is late or fails.
 
 Connection: --host (a host name or an http:// or https:// URL base), --port and
 --auth-key, or the values stored by 'cmcli configure' in ~/.coal-mine.ini
@@ -61,9 +61,9 @@ Connection: --host (a host name or an http:// or https:// URL base), --port and
 over the file. Without a port, the URL has none: port 80 (443 for https), as the
 original cmcli did; coal-mine itself listens on 8080 by default.
 
-Output: at a terminal, a readable view (LATE canaries highlighted, deadlines
-relative to now); otherwise (a pipe, a file) the server's JSON, so scripts can parse
-it. --json and --human choose explicitly.
+Output: at a terminal, a readable view (LATE and FAILED canaries highlighted,
+deadlines relative to now); otherwise (a pipe, a file) the server's JSON, so scripts
+can parse it. --json and --human choose explicitly.
 
 Exit status: 0 success, 1 the server refused (its HTTP status and message go to
 stderr) or the request failed, 2 the command line was wrong.`
@@ -75,8 +75,10 @@ func newRootCmd(a *app) *cobra.Command {
 		Long:  rootLong,
 		Example: `  cmcli configure --host cm.example.com --port 8080 --auth-key s3cret
   cmcli create --name 'Nightly backup' --periodicity $((60*60*25)) --email ops@example.com
+  cmcli create --name 'Tokyo report' --cron '0 2 * * *' --tz Asia/Tokyo --grace 10m
   cmcli list --late
-  0 3 * * * cmcli run --id aseprogj -- /usr/local/bin/backup.sh`,
+  0 3 * * * cmcli run --id aseprogj -- /usr/local/bin/backup.sh
+  cmcli runs --id aseprogj`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(*cobra.Command, []string) error {

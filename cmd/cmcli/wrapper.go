@@ -19,19 +19,29 @@ const (
 	exitSignalBase    = 128 // a job killed by signal n exits 128+n
 )
 
+// outputDrainWait is how long the job's output pipes stay open after it exits.
+const outputDrainWait = 2 * time.Second
+
 // runJob runs argv with the process's streams and returns the exit status to pass
 // on and how long the job ran. err explains a job that could not be started
 // (status is then 126 or 127).
 //
 // Like system(3), cmcli ignores SIGINT and SIGQUIT while the job runs (the
 // terminal sends them to the job too) and passes SIGTERM and SIGHUP, which are
-// usually sent to cmcli alone, on to the job.
+// usually sent to cmcli alone, on to the job. SIGPIPE is caught so that a closed
+// stdout (`cmcli run ... | head`) ends the job, as it did when the job wrote to it
+// directly, and not cmcli, which still has the job's end to report.
+//
+// When streams are not files (cmcli keeps the output's tail), the job writes into
+// pipes; a descendant that outlives the job and keeps them open would hold cmcli
+// forever, so they are closed outputDrainWait after the job exits.
 func runJob(argv []string, streams ioStreams) (status int, elapsed time.Duration, err error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = streams.stdin, streams.stdout, streams.stderr
+	cmd.WaitDelay = outputDrainWait
 
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer signal.Stop(signals)
 
 	start := time.Now()
@@ -54,8 +64,9 @@ func runJob(argv []string, streams ioStreams) (status int, elapsed time.Duration
 	waitErr := cmd.Wait()
 	elapsed = time.Since(start)
 	close(done)
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+	// Once the job has exited its status is the answer, even if passing its output
+	// on failed (a closed stdout) or was cut short by outputDrainWait.
+	if waitErr != nil && cmd.ProcessState == nil {
 		return exitFailure, elapsed, fmt.Errorf("waiting for %s: %w", argv[0], waitErr)
 	}
 	return exitStatusOf(cmd.ProcessState), elapsed, nil

@@ -105,3 +105,19 @@ func TestRetryWithin(t *testing.T) {
 		})
 	}
 }
+
+// TestRunJobDoesNotWaitForOrphans: a job that leaves a background process holding
+// its output open still ends when the job exits (plus outputDrainWait), with its
+// status.
+func TestRunJobDoesNotWaitForOrphans(t *testing.T) {
+	start := time.Now()
+	var stdout bytes.Buffer
+	status, _, err := runJob([]string{"sh", "-c", "sleep 10 & echo left; exit 2"},
+		ioStreams{stdin: strings.NewReader(""), stdout: &stdout, stderr: &bytes.Buffer{}})
+	if err != nil || status != 2 || stdout.String() != "left\n" {
+		t.Fatalf("runJob = %d, %v, stdout %q", status, err, stdout.String())
+	}
+	if took := time.Since(start); took > outputDrainWait+3*time.Second {
+		t.Errorf("runJob took %v: it waited for the orphan", took)
+	}
+}
