@@ -154,7 +154,9 @@ func (f *FSM) update(at time.Time, u *Update) Result {
 				return Result{Err: err}
 			}
 			c.Deadline = deadline
-			if late := deadline.Before(at); late != old.Late && !old.failed() {
+			// LateAt: a started run past its max runtime stays late whatever the
+			// new deadline.
+			if late := c.LateAt().Before(at); late != old.Late && !old.failed() {
 				c.Late = late
 				notify = KindResumed
 				if late {

@@ -121,7 +121,7 @@ func normalizeImportedJob(in *Job) (*Job, error) {
 	j.Runs = make([]Run, 0, len(runs))
 	for _, r := range runs {
 		switch r.State {
-		case RunRunning, RunSuccess, RunFailed, RunLog:
+		case RunRunning, RunSuccess, RunFailed, RunLog, RunUnfinished:
 		default:
 			return nil, invalid(fmt.Sprintf("unknown run state %q", r.State))
 		}

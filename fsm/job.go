@@ -49,6 +49,8 @@ const (
 	RunSuccess RunState = "success"
 	RunFailed  RunState = "failed"
 	RunLog     RunState = "log"
+	// RunUnfinished is a run that never ended: a new start with its run id came first.
+	RunUnfinished RunState = "unfinished"
 )
 
 // Run is one execution of the job as its signals reported it: a start, an end, or both
@@ -87,19 +89,19 @@ const (
 // outputCutMark ends an output that was cut to MaxOutputBytes.
 const outputCutMark = "\n[output cut at 10000 bytes]"
 
-// CutOutput keeps at most MaxOutputBytes of a job's output, on a UTF-8 boundary and
-// with invalid bytes replaced, and marks a cut.
+// CutOutput keeps at most MaxOutputBytes of a job's output, with invalid bytes replaced
+// (which can make it longer) and cut on a character boundary, and marks a cut.
 func CutOutput(b []byte) string {
 	cut := len(b) > MaxOutputBytes
 	if cut {
 		b = b[:MaxOutputBytes]
 	}
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	for len(s) > MaxOutputBytes {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s, cut = s[:len(s)-size], true
+	}
 	if cut {
-		for len(s) > MaxOutputBytes {
-			_, size := utf8.DecodeLastRuneInString(s)
-			s = s[:len(s)-size]
-		}
 		s += outputCutMark
 	}
 	return s

@@ -57,7 +57,14 @@ func (f *FSM) start(at time.Time, old *Canary, s *Signal) Result {
 	}
 	job := c.job()
 	job.Started, job.StartedRID = at, s.RID
-	job.Runs = addRun(job.Runs, Run{RID: s.RID, State: RunRunning, Started: at, ExitStatus: -1, Output: s.Output})
+	// A new start with the same run id means the one before never ended (a crash): it
+	// stops counting as running, so it can never hold the canary started.
+	runs := job.Runs
+	if i := openRun(runs, s.RID); i >= 0 {
+		runs = slices.Clone(runs)
+		runs[i].State = RunUnfinished
+	}
+	job.Runs = addRun(runs, Run{RID: s.RID, State: RunRunning, Started: at, ExitStatus: -1, Output: s.Output})
 	c.Job = job
 	f.store(&c)
 	return Result{Canary: &c, Unpaused: old.Paused, Changed: true}
@@ -82,21 +89,37 @@ func (f *FSM) end(at time.Time, old *Canary, s *Signal, plain bool) Result {
 	}
 	c := *old
 	job := old.job()
-	if i := openRun(job.Runs, s.RID); i >= 0 {
+	job.HasExitStatus, job.LastExitStatus = status >= 0, max(status, 0)
+	i := openRun(job.Runs, s.RID)
+	if i < 0 && s.RID == "" {
+		// An end without a run id ends the newest run, whatever its run id.
+		i = newestRunningRun(job.Runs)
+	}
+	if i >= 0 {
 		runs := slices.Clone(job.Runs)
 		r := &runs[i]
 		r.Ended, r.State, r.ExitStatus = at, state, status
 		r.Output = joinOutput(r.Output, s.Output)
 		job.Runs = trimOutput(runs)
 		job.LastDuration = at.Sub(r.Started)
-		if r.Started.Equal(job.Started) && r.RID == job.StartedRID {
-			job.Started, job.StartedRID = time.Time{}, ""
+	} else {
+		if !plain {
+			job.Runs = addRun(job.Runs, Run{RID: s.RID, State: state, Ended: at, ExitStatus: status, Output: s.Output})
 		}
-		job.HasExitStatus, job.LastExitStatus = status >= 0, max(status, 0)
-	} else if !plain {
-		job.Runs = addRun(job.Runs, Run{RID: s.RID, State: state, Ended: at, ExitStatus: status, Output: s.Output})
 		job.LastDuration = 0
-		job.HasExitStatus, job.LastExitStatus = status >= 0, max(status, 0)
+		if !job.Started.IsZero() && s.RID == job.StartedRID {
+			// Its start has dropped out of the runs kept.
+			job.LastDuration = at.Sub(job.Started)
+		}
+		if plain {
+			job.HasExitStatus, job.LastExitStatus = old.Job.HasExitStatus, old.Job.LastExitStatus
+		}
+	}
+	// An end without a run id, or with the newest start's, ends the started state
+	// (as in Healthchecks); one with another run id ends only its own run. Another run
+	// still going then holds the canary started, so its max runtime is still watched.
+	if s.RID == "" || s.RID == job.StartedRID {
+		job.Started, job.StartedRID = newestRunning(job.Runs)
 	}
 	job.PausedUntil = time.Time{}
 	c.Deadline = deadline
@@ -118,6 +141,24 @@ func (f *FSM) end(at time.Time, old *Canary, s *Signal, plain bool) Result {
 		f.enqueue(KindResumed, at, &c)
 	}
 	return Result{Canary: &c, Recovered: !failed && old.Late, Unpaused: old.Paused, Changed: true}
+}
+
+// newestRunning is the start and run id of the newest run still running (zero: none).
+func newestRunning(runs []Run) (time.Time, string) {
+	if i := newestRunningRun(runs); i >= 0 {
+		return runs[i].Started, runs[i].RID
+	}
+	return time.Time{}, ""
+}
+
+// newestRunningRun is the index of the newest run still running (-1: none).
+func newestRunningRun(runs []Run) int {
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].State == RunRunning {
+			return i
+		}
+	}
+	return -1
 }
 
 // expirePause ends a timed pause, once: a manual unpause, a trigger or a new pause

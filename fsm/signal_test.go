@@ -267,3 +267,70 @@ func TestJobSurvivesSnapshotAndWire(t *testing.T) {
 		t.Fatalf("wire round trip: %v %+v", err, c.Job)
 	}
 }
+
+// TestOutputWithInvalidBytesIsNeverRefused: replacing invalid bytes makes output longer;
+// the cut comes after the replacement, so a job's report is never refused for it.
+func TestOutputWithInvalidBytesIsNeverRefused(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "latin", 60)
+	for _, n := range []int{100, 4000, 5000, MaxOutputBytes, MaxOutputBytes + 1} {
+		out := CutOutput([]byte(strings.Repeat("\xffa", n/2)))
+		if len(out) > MaxOutputBytes+len(outputCutMark) {
+			t.Fatalf("%d bytes in: %d out", n, len(out))
+		}
+		if res := signal(t, f, t0.Add(time.Second), "aaaaaaaa", SignalFail, "", 2, out); res.Err != nil {
+			t.Fatalf("%d bytes: %v", n, res.Err)
+		}
+	}
+}
+
+// TestEndsThatCannotBePairedStillEndTheStart: an end without a run id, or whose start
+// dropped out of the runs kept, ends the started state, so max runtime cannot make a
+// finished job late; an end of another run leaves the newest start running.
+func TestEndsThatCannotBePairedStillEndTheStart(t *testing.T) {
+	f := New()
+	create(t, f, t0, "aaaaaaaa", "pairs", 3600)
+	signal(t, f, t0.Add(time.Second), "aaaaaaaa", SignalStart, "x", -1, "")
+	c := signal(t, f, t0.Add(3*time.Second), "aaaaaaaa", SignalSuccess, "", 0, "").Canary
+	if c.State() != "up" || c.Job.LastDuration != 2*time.Second {
+		t.Fatalf("no-rid end: state %s, duration %v", c.State(), c.Job.LastDuration)
+	}
+
+	signal(t, f, t0.Add(4*time.Second), "aaaaaaaa", SignalStart, "x", -1, "")
+	for i := range maxRuns {
+		signal(t, f, t0.Add(5*time.Second+time.Duration(i)*time.Millisecond), "aaaaaaaa", SignalLog, "", -1, "")
+	}
+	c = signal(t, f, t0.Add(10*time.Second), "aaaaaaaa", SignalSuccess, "x", 0, "").Canary
+	if c.State() != "up" || c.Job.LastDuration != 6*time.Second {
+		t.Fatalf("end of a dropped start: state %s, duration %v", c.State(), c.Job.LastDuration)
+	}
+
+	signal(t, f, t0.Add(11*time.Second), "aaaaaaaa", SignalStart, "a", -1, "")
+	signal(t, f, t0.Add(12*time.Second), "aaaaaaaa", SignalStart, "b", -1, "")
+	c = signal(t, f, t0.Add(13*time.Second), "aaaaaaaa", SignalSuccess, "b", 0, "").Canary
+	if c.State() != "started" || c.Job.StartedRID != "a" || !c.Job.Started.Equal(t0.Add(11*time.Second)) {
+		t.Fatalf("overlapping runs: %s %+v", c.State(), c.Job)
+	}
+
+	// A second start with the same run id leaves the first unfinished, not running.
+	signal(t, f, t0.Add(14*time.Second), "aaaaaaaa", SignalStart, "a", -1, "")
+	c = signal(t, f, t0.Add(15*time.Second), "aaaaaaaa", SignalSuccess, "a", 0, "").Canary
+	if c.State() != "up" || openRun(c.Job.Runs, "a") >= 0 {
+		t.Fatalf("restarted run: %s %+v", c.State(), c.Job.Runs[len(c.Job.Runs)-3:])
+	}
+}
+
+// TestTimingUpdateKeepsAnOverrunLate: an update that moves the deadline of a canary
+// late from an overrun does not resume it while the run is still over its max runtime.
+func TestTimingUpdateKeepsAnOverrunLate(t *testing.T) {
+	f := New()
+	max := 2 * time.Second
+	apply(t, f, t0, Command{Type: TypeCreate, Create: &Create{ID: "aaaaaaaa", Name: "flap", Periodicity: Periodicity{Seconds: 3600}, Settings: Settings{MaxRuntime: &max}}})
+	signal(t, f, t0.Add(time.Second), "aaaaaaaa", SignalStart, "", -1, "")
+	apply(t, f, t0.Add(3*time.Second), Command{Type: TypeMarkLate, MarkLate: &MarkLate{ID: "aaaaaaaa"}})
+	grace := 5 * time.Second
+	res := apply(t, f, t0.Add(4*time.Second), Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Settings: Settings{Grace: &grace}}})
+	if res.Err != nil || !res.Canary.Late || !equalKinds(kinds(f), []Kind{KindOverran}) {
+		t.Fatalf("update: late %v, outbox %v", res.Canary.Late, kinds(f))
+	}
+}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func settingsOf(p *params) (fsm.Settings, error) {
 		st.TZ = &v
 	}
 	if v, ok := p.last("cron"); ok {
-		v = strings.TrimSpace(v)
+		v = strings.Join(strings.Fields(v), " ") // one space between fields, as shown
 		if v == "" {
 			return st, badRequest("cron must not be empty (give a periodicity instead)")
 		}
@@ -45,10 +46,14 @@ func settingsOf(p *params) (fsm.Settings, error) {
 	return st, nil
 }
 
+// plainSeconds is a number of seconds as a person writes one: 600, 1.5.
+var plainSeconds = regexp.MustCompile(`^[0-9]+(\.[0-9]*)?$`)
+
 // parseSeconds reads a number of seconds, 0 to fsm.MaxGraceSeconds.
 func parseSeconds(name, v string) (time.Duration, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > fsm.MaxGraceSeconds {
+	v = strings.TrimSpace(v)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !plainSeconds.MatchString(v) || f > fsm.MaxGraceSeconds {
 		return 0, badRequest(name + " must be a number of seconds from 0 to " + strconv.Itoa(fsm.MaxGraceSeconds))
 	}
 	return time.Duration(math.Round(f*1e6)) * time.Microsecond, nil

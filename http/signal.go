@@ -13,9 +13,11 @@ import (
 // /<id>/log, /<id>/<exit status>, the same under /ping/, and state= / exit_status= on
 // the v1 trigger. A plain trigger stays the original's trigger command, byte for byte.
 
-// maxDrainBytes is how much of a body past the kept output is read and dropped, so the
-// connection can be reused; a longer body ends the connection instead.
-const maxDrainBytes = 1 << 20
+// maxDrainBytes is how much of a body past the kept output is read and dropped, so that
+// the client, still sending, gets its answer (curl fails a request whose upload is cut
+// off, even one that was answered 200). Reading costs no memory; a longer body ends the
+// connection instead.
+const maxDrainBytes = 64 << 20
 
 // pingForm is what the URL's path says beyond the id.
 type pingForm struct {
@@ -61,7 +63,7 @@ func signalOf(p *params, form pingForm) (kind fsm.SignalKind, status int, ok boo
 	status = -1
 	if hasExit {
 		n, err := strconv.Atoi(exit)
-		if err != nil || n < 0 || n > 255 {
+		if err != nil || !allDigits(exit) || n > 255 {
 			return "", 0, false, badRequest("exit_status must be a whole number from 0 to 255")
 		}
 		status = n
@@ -80,6 +82,16 @@ func signalOf(p *params, form pingForm) (kind fsm.SignalKind, status int, ok boo
 		return fsm.SignalKind(state), -1, true, nil
 	}
 	return "", 0, false, badRequest("state must be start, success, fail or log")
+}
+
+// allDigits accepts what Healthchecks does for an exit status: digits only.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // ping triggers or signals the canary: the original's trigger for a plain ping, a

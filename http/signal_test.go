@@ -26,6 +26,7 @@ func TestPingForms(t *testing.T) {
 		{"POST", "/ping/%s", "all good", 200, "up", "Triggered", 0.0},
 		{"GET", "/%s/256", "", 400, "", "", nil},
 		{"GET", "/%s/-1", "", 400, "", "", nil},
+		{"GET", "/%s/+3", "", 400, "", "", nil},
 		{"GET", "/%s/start?state=fail", "", 400, "", "", nil},
 		{"GET", canaryPrefix + "trigger?id=%s&state=start&rid=r1", "", 200, "started", "Started", 0.0},
 		{"POST", canaryPrefix + "trigger?id=%s&exit_status=4&rid=r1", "x", 200, "failed", "Failed (exit status 4)", 4.0},
@@ -116,7 +117,7 @@ func TestRunsNeedsTheKeyLikeGet(t *testing.T) {
 
 func TestSettingsOnCreateAndUpdate(t *testing.T) {
 	n := newNode(t, nil)
-	r := n.get(t, canaryPrefix+"create?name=tokyo&cron=0+2+*+*+*&tz=Asia/Tokyo&grace=600&max_runtime=3600")
+	r := n.get(t, canaryPrefix+"create?name=tokyo&cron=0%092+*+*++*&tz=Asia/Tokyo&grace=600&max_runtime=3600")
 	expectStatus(t, r, http.StatusOK)
 	c := r.canary()
 	// testStart is 2024-01-01 12:00 UTC, 21:00 in Tokyo: the next 02:00 there is 17:00 UTC.
@@ -134,6 +135,8 @@ func TestSettingsOnCreateAndUpdate(t *testing.T) {
 		"create?name=a&cron=0+2+*+*+*&periodicity=60",
 		"create?name=a&periodicity=60&grace=-1",
 		"create?name=a&periodicity=60&grace=abc",
+		"create?name=a&periodicity=60&grace=1_0",
+		"create?name=a&periodicity=60&max_runtime=NaN",
 		"create?name=a&periodicity=60&tz=Mars/Olympus",
 		"create?name=a&cron=61+*+*+*+*",
 		"create?name=a&cron=",
