@@ -111,7 +111,7 @@ func TestCLIQueries(t *testing.T) {
 		{"create with cron", []string{"create", "--name", "froodle", "--cron", "0 2 * * *", "--tz", "Asia/Tokyo", "--grace", "600", "--max-runtime", "1h"},
 			[]string{"/coal-mine/v1/canary/create?cron=0+2+%2A+%2A+%2A&grace=600&max_runtime=3600&name=froodle&paused=False&tz=Asia%2FTokyo"}},
 		{"update settings only", []string{"update", "--slug", "froodle", "--grace", "10m", "--tz", ""},
-			[]string{"/coal-mine/v1/canary/update?grace=600&slug=froodle&tz="}},
+			[]string{"/coal-mine/v1/canary/update?grace=600&slug=froodle&tz=UTC"}},
 		{"update by name to a cron", []string{"update", "--name", "froodle", "--cron", "@daily", "--auth-key", "k"},
 			[]string{"/coal-mine/v1/canary/get?auth_key=k&name=froodle",
 				"/coal-mine/v1/canary/update?auth_key=k&cron=%40daily&id=bcdefghi"}},

@@ -115,6 +115,11 @@ func (s jobSettings) addTo(params url.Values) error {
 		}
 		params.Set(d.key, seconds)
 	}
+	if s.TZ.Set && strings.TrimSpace(s.TZ.Value) == "" {
+		// The server drops a blank parameter, as the original does; UTC is the way
+		// back to the default.
+		s.TZ.Value = "UTC"
+	}
 	s.TZ.addTo(params, "tz")
 	if s.Cron.Set {
 		// The server refuses an empty cron too; saying so here names the way out.

@@ -104,7 +104,7 @@ func TestSignalParamBuilding(t *testing.T) {
 		{"update clears grace, max runtime and tz", func() (string, error) {
 			v, err := updateParams(updateOptions{ID: "abcdefgh", Settings: jobSettings{Grace: set("0"), MaxRuntime: set("0s"), TZ: set("")}}, "")
 			return v.Encode(), err
-		}, "grace=0&id=abcdefgh&max_runtime=0&tz=", ""},
+		}, "grace=0&id=abcdefgh&max_runtime=0&tz=UTC", ""},
 		{"update to cron", func() (string, error) {
 			v, err := updateParams(updateOptions{Slug: "s", Settings: jobSettings{Cron: set("@hourly")}}, "")
 			return v.Encode(), err
