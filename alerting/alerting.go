@@ -28,6 +28,8 @@ type Store interface {
 	OutboxPage(after uint64, limit int) []fsm.Notification
 	Get(id string) (*fsm.Canary, error)
 	Pending(seq uint64) bool
+	// Clock is the newest command time applied: when the cluster last accepted a write.
+	Clock() time.Time
 }
 
 // Proposer commits commands through Raft. *propose.Proposer implements it; it stamps
@@ -62,6 +64,13 @@ type Config struct {
 	// MaxRefusals is how many sends whose every recipient is refused for good (5xx)
 	// a notification gets before it is given up on (default 3).
 	MaxRefusals int
+	// AdminEmails receive the cluster's own events (an outage).
+	AdminEmails []string
+	// TickEvery is how often an idle leader records that the cluster accepts writes
+	// (default 2s); OutageAfter is the gap without any write that a new leader takes
+	// for an outage (default 10s): longer than a tick plus an election, so a node's
+	// death while a quorum stays up is never one.
+	TickEvery, OutageAfter time.Duration
 }
 
 // Defaults of Config.
@@ -70,6 +79,8 @@ const (
 	DefaultRetryMax    = 5 * time.Minute
 	DefaultGiveUpAfter = 24 * time.Hour
 	DefaultMaxRefusals = 3
+	DefaultTickEvery   = 2 * time.Second
+	DefaultOutageAfter = 10 * time.Second
 )
 
 var (
@@ -129,6 +140,12 @@ func New(cfg Config) *Service {
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
 	if cfg.GiveUpAfter <= 0 {
 		cfg.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if cfg.TickEvery <= 0 {
+		cfg.TickEvery = DefaultTickEvery
+	}
+	if cfg.OutageAfter <= 0 {
+		cfg.OutageAfter = DefaultOutageAfter
 	}
 	if cfg.MaxRefusals <= 0 {
 		cfg.MaxRefusals = DefaultMaxRefusals

@@ -21,6 +21,9 @@ func (s *Service) Establish(ctx context.Context) error {
 	if s.term != nil {
 		return ErrAlreadyRunning
 	}
+	// Before the watcher sees a deadline: those that fell while no write could be
+	// accepted move first, so they never go late.
+	s.bridgeOutage(ctx)
 	s.cfg.Store.Watch(s)
 	s.log.Info("leading: watching deadlines and sending notifications", "watched", s.watchedCount())
 	ctx, cancel := context.WithCancel(ctx)
@@ -28,6 +31,7 @@ func (s *Service) Establish(ctx context.Context) error {
 	s.setActive(true)
 	t.done.Go(func() { s.watch(ctx) })
 	t.done.Go(func() { s.dispatch(ctx) })
+	t.done.Go(func() { s.tick(ctx) })
 	s.term = t
 	return nil
 }

@@ -64,6 +64,11 @@ func Subject(n fsm.Notification) string {
 		return "[LATE] " + n.Name + " started and has not finished"
 	case fsm.KindFailed:
 		return "[FAILED] " + n.Name + " reported failure" + exitStatusText(n.ExitStatus)
+	case fsm.KindRepeat:
+		return "[STILL LATE] " + n.Name + " is still late"
+	case fsm.KindOutage:
+		// For an outage, Deadline is when it began and At when it ended.
+		return "[OUTAGE] coal-mine could not accept triggers from " + pythonTime(n.Deadline) + " to " + pythonTime(n.At)
 	}
 	return "[RESUMED] " + n.Name + " is reporting again"
 }
@@ -88,6 +93,11 @@ func body(n fsm.Notification) string {
 	case fsm.KindFailed:
 		fmt.Fprintf(&b, "The canary %s (%s) reported a failure%s at %s.\n",
 			n.Name, n.CanaryID, exitStatusText(n.ExitStatus), pythonTime(n.At))
+	case fsm.KindOutage:
+		fmt.Fprintf(&b, "The cluster accepted no writes from %s to %s (UTC): no trigger could be recorded.\n"+
+			"Every canary whose deadline fell in that time had it moved by %s, and says so in its history.\n",
+			pythonTime(n.Deadline), pythonTime(n.At), n.At.Sub(n.Deadline).Round(time.Second))
+		return b.String()
 	default:
 		since := n.At
 		if len(n.History) > 0 {
@@ -122,7 +132,11 @@ func messageID(n fsm.Notification, sender string) string {
 	if at := strings.LastIndexByte(sender, '@'); at >= 0 && at < len(sender)-1 {
 		domain = sender[at+1:]
 	}
-	return fmt.Sprintf("<coal-mine.%s.%d.%s@%s>", n.CanaryID, n.Seq, n.Kind, domain)
+	subject := n.CanaryID
+	if subject == "" {
+		subject = "cluster" // the cluster's own events belong to no canary
+	}
+	return fmt.Sprintf("<coal-mine.%s.%d.%s@%s>", subject, n.Seq, n.Kind, domain)
 }
 
 // bareAddress takes the address out of "Name <a@b>"; anything unparsable is kept as is.

@@ -108,6 +108,9 @@ func (s *Service) markLate(ctx context.Context, e *entry) {
 	if c, err := s.cfg.Store.Get(e.id); err == nil && c.Paused {
 		// What is due on a paused canary is the end of its timed pause.
 		cmd = fsm.Command{Type: fsm.TypeExpirePause, ExpirePause: &fsm.ExpirePause{ID: e.id, Until: e.deadlineTime()}}
+	} else if err == nil && c.Late {
+		// On a late one, its renotify.
+		cmd = fsm.Command{Type: fsm.TypeRenotify, Renotify: &fsm.Renotify{ID: e.id}}
 	}
 	res, err := s.cfg.Proposer.Propose(pctx, cmd)
 	switch {
@@ -120,6 +123,9 @@ func (s *Service) markLate(ctx context.Context, e *entry) {
 		// Committed but rejected: the state machine will not change its mind.
 		s.settle(e)
 		s.log.Error("mark-late rejected", "id", e.id, "err", res.Err)
+	case res.Changed && cmd.Renotify != nil:
+		s.settle(e)
+		s.log.Info("canary is still late: alert repeated", "id", e.id)
 	case res.Changed && cmd.ExpirePause != nil:
 		s.settle(e)
 		s.log.Info("timed pause ended", "id", e.id, "until", e.deadlineTime())

@@ -44,6 +44,12 @@ func (f *FSM) apply(cmd *Command) Result {
 		res = f.signal(at, cmd.Signal, false)
 	case cmd.Type == TypeExpirePause && cmd.ExpirePause != nil:
 		res = f.expirePause(at, cmd.ExpirePause)
+	case cmd.Type == TypeRenotify && cmd.Renotify != nil:
+		res = f.renotify(at, cmd.Renotify)
+	case cmd.Type == TypeTick && cmd.Tick != nil:
+		res = Result{Changed: true}
+	case cmd.Type == TypeOutage && cmd.Outage != nil:
+		res = f.outage(at, cmd.Outage)
 	default:
 		return Result{Err: fmt.Errorf("%w: unknown or empty command %q", ErrBadCommand, cmd.Type)}
 	}
@@ -132,6 +138,9 @@ func (f *FSM) update(at time.Time, u *Update) Result {
 	}
 	job = compact(job)
 	if !sameSettings(job, old.Job) {
+		if err := validateJobSettings(job); err != nil {
+			return Result{Err: err}
+		}
 		timing = timing || !sameTiming(job, old.Job)
 		c.Job, changed = job, true
 	}
@@ -179,6 +188,9 @@ func (f *FSM) update(at time.Time, u *Update) Result {
 	}
 	if !changed {
 		return Result{Err: ErrNoUpdates}
+	}
+	if notify == KindLate || (c.Late && c.Job != nil && c.Job.Renotify > 0 && c.Job.Notified.IsZero()) {
+		c.alerted(at) // a renotify set on a late canary counts from now
 	}
 	if c.Slug != old.Slug {
 		delete(f.slugs, old.Slug)
@@ -321,6 +333,7 @@ func (f *FSM) markLate(at time.Time, m *MarkLate) Result {
 	}
 	c := *old
 	c.Late = true
+	c.alerted(at)
 	f.store(&c)
 	f.enqueue(kind, at, &c)
 	return Result{Canary: &c, Changed: true}

@@ -11,6 +11,8 @@ import (
 func (e *encoder) job(j *Job) {
 	e.varint(j.Grace.Microseconds())
 	e.varint(j.MaxRuntime.Microseconds())
+	e.varint(j.Renotify.Microseconds())
+	e.time(j.Notified)
 	e.string(j.TZ)
 	e.string(j.Cron)
 	e.time(j.PausedUntil)
@@ -42,9 +44,11 @@ func (d *decoder) job() *Job {
 	j := &Job{
 		Grace:      time.Duration(d.varint()) * time.Microsecond,
 		MaxRuntime: time.Duration(d.varint()) * time.Microsecond,
-		TZ:         d.string(),
-		Cron:       d.string(),
+		Renotify:   time.Duration(d.varint()) * time.Microsecond,
+		Notified:   d.time(),
 	}
+	j.TZ = d.string()
+	j.Cron = d.string()
 	j.PausedUntil = d.time()
 	j.Started = d.time()
 	j.StartedRID = d.string()

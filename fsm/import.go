@@ -110,7 +110,8 @@ func normalizeImportedJob(in *Job) (*Job, error) {
 	norm := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 	j.Grace, j.MaxRuntime = j.Grace.Truncate(time.Microsecond), j.MaxRuntime.Truncate(time.Microsecond)
 	j.LastDuration = j.LastDuration.Truncate(time.Microsecond)
-	j.PausedUntil, j.Started = norm(j.PausedUntil), norm(j.Started)
+	j.PausedUntil, j.Started, j.Notified = norm(j.PausedUntil), norm(j.Started), norm(j.Notified)
+	j.Renotify = j.Renotify.Truncate(time.Microsecond)
 	if err := validateRID(j.StartedRID); err != nil {
 		return nil, err
 	}

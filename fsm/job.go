@@ -26,6 +26,10 @@ type Job struct {
 	TZ string `json:"tz,omitempty"`
 	// Cron replaces the periodicity: the job is expected at each cron time.
 	Cron string `json:"cron,omitempty"`
+	// Renotify re-sends the alert every Renotify while the canary stays late; Notified
+	// is when the newest alert (LATE, FAILED, overrun or repeat) was queued.
+	Renotify time.Duration `json:"renotify,omitempty"`
+	Notified time.Time     `json:"notified,omitzero"`
 	// PausedUntil is when the leader unpauses a canary paused with until or for.
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 	// Started is the newest start signal not yet ended, StartedRID its run id.
@@ -85,6 +89,9 @@ const (
 	// MaxGraceSeconds bounds grace, max_runtime and a pause's length.
 	MaxGraceSeconds = 366 * 24 * 3600
 )
+
+// minRenotify keeps repeats from becoming a flood.
+const minRenotify = time.Second
 
 // outputCutMark ends an output that was cut to MaxOutputBytes.
 const outputCutMark = "\n[output cut at 10000 bytes]"
@@ -153,10 +160,31 @@ func (c *Canary) Wake() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if c.Late {
+		if at, ok := c.repeatAt(); ok {
+			return at, true
+		}
 		return time.Time{}, false
 	}
 	at := c.LateAt()
 	return at, !at.IsZero()
+}
+
+// repeatAt is when a late canary's alert is due again (renotify).
+func (c *Canary) repeatAt() (time.Time, bool) {
+	if c.Job == nil || c.Job.Renotify <= 0 || c.Job.Notified.IsZero() {
+		return time.Time{}, false
+	}
+	return c.Job.Notified.Add(c.Job.Renotify), true
+}
+
+// alerted records in c (a copy about to be stored) that an alert was queued at at, so
+// that a renotify counts from it.
+func (c *Canary) alerted(at time.Time) {
+	if c.Job != nil && c.Job.Renotify > 0 {
+		j := c.job()
+		j.Notified = at
+		c.Job = j
+	}
 }
 
 // Cron returns the canary's cron expression ("" when it has a periodicity).
@@ -190,7 +218,7 @@ func (c *Canary) job() *Job {
 
 // compact drops a Job that holds nothing, so a canary returns to the original's shape.
 func compact(j *Job) *Job {
-	if j == nil || (j.Grace == 0 && j.MaxRuntime == 0 && j.TZ == "" && j.Cron == "" &&
+	if j == nil || (j.Grace == 0 && j.MaxRuntime == 0 && j.TZ == "" && j.Cron == "" && j.Renotify == 0 && j.Notified.IsZero() &&
 		j.PausedUntil.IsZero() && j.Started.IsZero() && !j.Failed && j.LastDuration == 0 &&
 		!j.HasExitStatus && len(j.Runs) == 0) {
 		return nil
@@ -249,6 +277,12 @@ func validateJobSettings(j *Job) error {
 	}
 	if err := validateSpan("max_runtime", j.MaxRuntime); err != nil {
 		return err
+	}
+	if err := validateSpan("renotify", j.Renotify); err != nil {
+		return err
+	}
+	if j.Renotify > 0 && j.Renotify < minRenotify {
+		return invalid(fmt.Sprintf("renotify must be 0 or at least %d seconds", int(minRenotify.Seconds())))
 	}
 	if _, err := schedule.LoadZone(j.TZ); err != nil {
 		return invalid(err.Error())

@@ -16,6 +16,11 @@ const (
 	KindFailed Kind = "failed"
 	// KindOverran: a started run passed the canary's max runtime.
 	KindOverran Kind = "overran"
+	// KindOutage: the cluster accepted no writes from Deadline to At. It belongs to no
+	// canary (CanaryID is empty) and goes to the admin addresses.
+	KindOutage Kind = "outage"
+	// KindRepeat: the canary is still late, renotify after its last alert.
+	KindRepeat Kind = "repeat"
 )
 
 // Notification is an outbox record: appended by Apply on a late or resumed transition,

@@ -128,6 +128,9 @@ func (f *FSM) end(at time.Time, old *Canary, s *Signal, plain bool) Result {
 	wasFailed := old.failed()
 	job.Failed = failed
 	c.Job = compact(job)
+	if failed && !wasFailed {
+		c.alerted(at)
+	}
 	if failed {
 		c.History = old.History.add(at, withComment(exitComment(failedComment, s.ExitStatus), s.Comment))
 	} else {
@@ -159,6 +162,23 @@ func newestRunningRun(runs []Run) int {
 		}
 	}
 	return -1
+}
+
+// renotify queues a repeat of a late canary's alert, once its interval has passed.
+func (f *FSM) renotify(at time.Time, r *Renotify) Result {
+	old := f.lookup(r.ID)
+	if old == nil || !old.Late || old.Paused {
+		return Result{}
+	}
+	due, ok := old.repeatAt()
+	if !ok || at.Before(due) {
+		return Result{}
+	}
+	c := *old
+	c.alerted(at)
+	f.store(&c)
+	f.enqueue(KindRepeat, at, &c)
+	return Result{Canary: &c, Changed: true}
 }
 
 // expirePause ends a timed pause, once: a manual unpause, a trigger or a new pause
@@ -221,6 +241,9 @@ func withSettings(j *Job, s *Settings) *Job {
 	if s.MaxRuntime != nil {
 		out.MaxRuntime = s.MaxRuntime.Truncate(time.Microsecond)
 	}
+	if s.Renotify != nil {
+		out.Renotify = s.Renotify.Truncate(time.Microsecond)
+	}
 	if s.TZ != nil {
 		out.TZ = *s.TZ
 		if out.TZ == "UTC" {
@@ -235,7 +258,14 @@ func withSettings(j *Job, s *Settings) *Job {
 
 // sameSettings compares what a create or update can set.
 func sameSettings(a, b *Job) bool {
-	return sameTiming(a, b) && maxRuntime(a) == maxRuntime(b)
+	var x, y Job
+	if a != nil {
+		x = *a
+	}
+	if b != nil {
+		y = *b
+	}
+	return sameTiming(a, b) && x.MaxRuntime == y.MaxRuntime && x.Renotify == y.Renotify
 }
 
 // sameTiming compares what the deadline depends on.
@@ -248,13 +278,6 @@ func sameTiming(a, b *Job) bool {
 		y = *b
 	}
 	return x.Grace == y.Grace && x.TZ == y.TZ && x.Cron == y.Cron
-}
-
-func maxRuntime(j *Job) time.Duration {
-	if j == nil {
-		return 0
-	}
-	return j.MaxRuntime
 }
 
 // validateTiming checks that a canary has exactly one of a periodicity and a cron, and

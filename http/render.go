@@ -31,6 +31,7 @@ type canaryJSON struct {
 	TZ             string  `json:"tz,omitempty"`
 	Grace          float64 `json:"grace,omitempty"`
 	MaxRuntime     float64 `json:"max_runtime,omitempty"`
+	Renotify       float64 `json:"renotify,omitempty"`
 	PausedUntil    string  `json:"paused_until,omitempty"`
 	Started        string  `json:"started,omitempty"`
 	LastDuration   float64 `json:"last_duration,omitempty"`
@@ -90,7 +91,7 @@ func renderJob(out *canaryJSON, j *fsm.Job) {
 		return
 	}
 	out.Cron, out.TZ = j.Cron, j.TZ
-	out.Grace, out.MaxRuntime = j.Grace.Seconds(), j.MaxRuntime.Seconds()
+	out.Grace, out.MaxRuntime, out.Renotify = j.Grace.Seconds(), j.MaxRuntime.Seconds(), j.Renotify.Seconds()
 	if !j.PausedUntil.IsZero() {
 		out.PausedUntil = isoTime(j.PausedUntil)
 	}

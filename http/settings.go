@@ -11,13 +11,17 @@ import (
 )
 
 // settingNames are the job settings create and update take beyond the original's.
-var settingNames = []string{"grace", "max_runtime", "tz", "cron"}
+var settingNames = []string{"grace", "max_runtime", "renotify", "tz", "cron"}
 
 // settingsOf reads grace, max_runtime, tz and cron. An empty cron is an error: a
 // periodicity replaces a cron.
 func settingsOf(p *params) (fsm.Settings, error) {
 	var st fsm.Settings
-	for _, name := range []string{"grace", "max_runtime"} {
+	for _, f := range []struct {
+		name  string
+		field **time.Duration
+	}{{"grace", &st.Grace}, {"max_runtime", &st.MaxRuntime}, {"renotify", &st.Renotify}} {
+		name, field := f.name, f.field
 		v, ok := p.last(name)
 		if !ok {
 			continue
@@ -26,11 +30,7 @@ func settingsOf(p *params) (fsm.Settings, error) {
 		if err != nil {
 			return st, err
 		}
-		if name == "grace" {
-			st.Grace = &d
-		} else {
-			st.MaxRuntime = &d
-		}
+		*field = &d
 	}
 	if v, ok := p.last("tz"); ok {
 		v = strings.TrimSpace(v)

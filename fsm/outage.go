@@ -1,0 +1,57 @@
+package fsm
+
+import (
+	"time"
+)
+
+// outageComment is the history entry of a deadline an outage moved.
+func outageComment(from, to time.Time) string {
+	return "Deadline moved: monitor unavailable " + from.UTC().Format(time.RFC3339) + " to " + to.UTC().Format(time.RFC3339)
+}
+
+// outage moves every deadline that fell in (From, To] by the gap's length, so that a
+// canary is not late for a trigger the cluster could not have recorded. A canary late,
+// paused, or due before From is left alone: it was late before the outage, or it is not
+// watched. The outage record goes to the admin addresses, if any.
+func (f *FSM) outage(at time.Time, o *Outage) Result {
+	from, to := o.From.UTC().Truncate(time.Microsecond), o.To.UTC().Truncate(time.Microsecond)
+	if !to.After(from) {
+		return Result{Err: invalid("an outage must end after it starts")}
+	}
+	if err := validateEmails(o.AdminEmails); err != nil {
+		return Result{Err: err}
+	}
+	gap := to.Sub(from)
+	var moved []*Canary
+	f.canaries.Ascend(func(c *Canary) bool {
+		if c.Paused || c.Late || c.Deadline.IsZero() || !c.Deadline.After(from) || c.Deadline.After(to) {
+			return true
+		}
+		m := *c
+		m.Deadline = c.Deadline.Add(gap)
+		m.History = c.History.add(at, outageComment(from, to))
+		moved = append(moved, &m)
+		return true
+	})
+	for _, c := range moved {
+		f.store(c)
+	}
+	if len(o.AdminEmails) > 0 {
+		seq := f.nextSeq
+		f.nextSeq++
+		f.outbox[seq] = Notification{Seq: seq, Kind: KindOutage, At: to, Deadline: from, Emails: o.AdminEmails}
+		f.order.push(seq)
+		if f.observer != nil {
+			f.observer.OutboxChanged()
+		}
+	}
+	return Result{Changed: true}
+}
+
+// Clock is the newest command time applied: the last moment the cluster is known to
+// have accepted a write. The leader's ticks keep it fresh while nothing else happens.
+func (f *FSM) Clock() time.Time {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.clock
+}
