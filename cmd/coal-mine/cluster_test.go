@@ -27,6 +27,12 @@ type testCluster struct {
 
 func startCluster(t *testing.T, bin, sinkAddr string, n int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, bin, sinkAddr, n)
+}
+
+// startClusterWith starts n nodes with extra environment variables.
+func startClusterWith(t *testing.T, bin, sinkAddr string, n int, env ...string) *testCluster {
+	t.Helper()
 	gossip := make([]string, n)
 	for i := range gossip {
 		gossip[i] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
@@ -34,6 +40,7 @@ func startCluster(t *testing.T, bin, sinkAddr string, n int) *testCluster {
 	c := &testCluster{t: t}
 	for i := 0; i < n; i++ {
 		d := newDaemon(t, bin, sinkAddr)
+		d.env = append(d.env, env...)
 		d.args = append(d.args,
 			"--node-id", fmt.Sprintf("node%d", i+1),
 			"--gossip-addr", gossip[i],

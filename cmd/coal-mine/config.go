@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/ini.v1"
 
+	"github.com/coal-mine/coal-mine/alerting"
 	"github.com/coal-mine/coal-mine/cluster"
 )
 
@@ -52,7 +54,11 @@ type Config struct {
 	TLSCAFile      string
 	VerifyIncoming bool
 
-	EmailSender  string
+	EmailSender string
+	// AdminEmails receive the cluster's own events; OutageAfter is the gap without
+	// writes that counts as an outage.
+	AdminEmails  []string
+	OutageAfter  time.Duration
 	SMTPHost     string
 	SMTPPort     int
 	SMTPUsername string
@@ -84,6 +90,7 @@ func defaults() Config {
 		LogMaxSize:      1048576,
 		LogBackupCount:  5,
 		LogLevel:        "info",
+		OutageAfter:     alerting.DefaultOutageAfter,
 	}
 }
 
@@ -122,6 +129,8 @@ func settings() []setting {
 		{"bootstrap-expect", "COAL_MINE_BOOTSTRAP_EXPECT", "cluster", "bootstrap_expect", "servers to wait for before the first election", setInt(func(c *Config) *int { return &c.BootstrapExpect }), func(c *Config) string { return strconv.Itoa(c.BootstrapExpect) }},
 		{"dead-server-cleanup", "COAL_MINE_DEAD_SERVER_CLEANUP", "cluster", "dead_server_cleanup", "remove a failed voter after this long if quorum allows (0: never)", setDuration(func(c *Config) *time.Duration { return &c.DeadServerCleanup }), func(c *Config) string { return c.DeadServerCleanup.String() }},
 		{"email-sender", "EMAIL_SENDER", "email", "sender", "From address of notifications (empty: notifications are only logged)", setString(func(c *Config) *string { return &c.EmailSender }), func(c *Config) string { return c.EmailSender }},
+		{"admin-email", "COAL_MINE_ADMIN_EMAIL", "email", "admin", "addresses that receive the cluster's own events (an outage), comma separated", setList(func(c *Config) *[]string { return &c.AdminEmails }), func(c *Config) string { return strings.Join(c.AdminEmails, ",") }},
+		{"outage-after", "COAL_MINE_OUTAGE_AFTER", "cluster", "outage_after", "a time without any write longer than this is an outage: deadlines that fell in it move by its length", setDuration(func(c *Config) *time.Duration { return &c.OutageAfter }), func(c *Config) string { return c.OutageAfter.String() }},
 		{"smtp-host", "SMTP_HOST", "email", "host", "SMTP host", setString(func(c *Config) *string { return &c.SMTPHost }), func(c *Config) string { return c.SMTPHost }},
 		{"smtp-port", "SMTP_PORT", "email", "port", "SMTP port", setInt(func(c *Config) *int { return &c.SMTPPort }), func(c *Config) string { return strconv.Itoa(c.SMTPPort) }},
 		{"smtp-username", "SMTP_USERNAME", "email", "username", "SMTP user name", setString(func(c *Config) *string { return &c.SMTPUsername }), func(c *Config) string { return c.SMTPUsername }},
@@ -257,6 +266,14 @@ func (c *Config) validate() error {
 		return errors.New("--verify-incoming needs --tls-ca-file, the CA that clients' certificates are signed by")
 	case len(c.ClusterKeys) > 0 && c.ClusterKeyFile != "":
 		return errors.New("give the cluster keys either directly or in a file, not both")
+	case c.OutageAfter < 5*time.Second:
+		// Shorter, a leader's failover (a tick, then an election) would count as one.
+		return fmt.Errorf("outage-after %v is too short (at least 5s)", c.OutageAfter)
+	}
+	for _, a := range c.AdminEmails {
+		if _, err := mail.ParseAddress(a); err != nil || strings.ContainsAny(a, "\r\n") {
+			return fmt.Errorf("admin e-mail %q is not an address", a)
+		}
 	}
 	for i, key := range c.ClusterKeys {
 		if _, err := cluster.ParseClusterKey(key); err != nil {

@@ -142,11 +142,13 @@ func run(ctx context.Context, cfg Config) error {
 	node.HandleForwarded(proposer.ServeForwarded)
 
 	alerts := alerting.New(alerting.Config{
-		Store:    state,
-		Proposer: proposer,
-		Notifier: notifier(cfg, logger),
-		Sender:   cfg.EmailSender,
-		Logger:   logger,
+		Store:       state,
+		Proposer:    proposer,
+		Notifier:    notifier(cfg, logger),
+		Sender:      cfg.EmailSender,
+		Logger:      logger,
+		AdminEmails: cfg.AdminEmails,
+		OutageAfter: cfg.OutageAfter,
 	})
 	// The deadline watcher and the dispatcher run on the leader only, in its leader loop.
 	node.AddLeaderSubsystem(alerts)

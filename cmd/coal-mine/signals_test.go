@@ -156,3 +156,59 @@ func TestSignalsAndTimersOnACluster(t *testing.T) {
 		t.Fatalf("pause expired more than once: %v", got["history"])
 	}
 }
+
+// TestWholeClusterOutageMovesDeadlines: every node killed for longer than
+// --outage-after; a canary that fell due meanwhile is not LATE on return, its deadline
+// lies after the restart, and the admin gets one OUTAGE mail.
+func TestWholeClusterOutageMovesDeadlines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three real processes")
+	}
+	sink := startSink(t)
+	bin := buildBinary(t)
+	c := startClusterWith(t, bin, sink.Addr(), 3, "COAL_MINE_ADMIN_EMAIL=admin@example.org")
+	defer func() {
+		for _, d := range c.nodes {
+			d.kill()
+		}
+	}()
+	leader := c.leader(10 * time.Second)
+	id := leader.mustCall("create", url.Values{"name": {"Every eight"}, "periodicity": {"8"}, "email": {"ops@example.org"}})["canary"].(map[string]any)["id"].(string)
+	for _, d := range c.nodes {
+		d.kill()
+	}
+	time.Sleep(14 * time.Second) // the outage: longer than --outage-after (10 s)
+	for _, d := range c.nodes {
+		d.launch()
+	}
+	for _, d := range c.nodes {
+		d.waitReady()
+	}
+	restarted := time.Now()
+	leader = c.leader(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	if err := sink.WaitFor(ctx, 1); err != nil {
+		t.Fatalf("no mail after the outage: %v", err)
+	}
+	msgs := sink.Messages()
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Subject, "[OUTAGE] coal-mine could not accept triggers from ") || msgs[0].To[0] != "admin@example.org" {
+		t.Fatalf("first mail after the outage: %+v", msgs)
+	}
+	got := leader.canary(id)
+	deadline, err := time.Parse("2006-01-02T15:04:05.999999-07:00", got["deadline"].(string))
+	if err != nil || got["late"] != false || !deadline.After(restarted.Add(-2*time.Second)) {
+		t.Fatalf("after the outage: late %v, deadline %v (restart %v)", got["late"], got["deadline"], restarted)
+	}
+	if !strings.Contains(fmt.Sprint(got["history"]), "Deadline moved: monitor unavailable ") {
+		t.Fatalf("history: %v", got["history"])
+	}
+	// It goes late at the moved deadline, not before.
+	if err := sink.WaitFor(ctx, 2); err != nil {
+		t.Fatalf("no LATE at the moved deadline: %v", err)
+	}
+	late := sink.Messages()[1]
+	if !strings.HasPrefix(late.Subject, "[LATE] Every eight") || late.At.Before(deadline) {
+		t.Fatalf("second mail %q at %v, deadline %v", late.Subject, late.At, deadline)
+	}
+}
