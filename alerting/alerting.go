@@ -66,6 +66,14 @@ type Config struct {
 	MaxRefusals int
 	// AdminEmails receive the cluster's own events (an outage).
 	AdminEmails []string
+	// PublicURL is the server as its users reach it; every message then links to the
+	// canary.
+	PublicURL string
+	// HeartbeatURL is an outside dead man's switch that the leader alone pings every
+	// HeartbeatInterval (default 1m), so that someone hears when the whole cluster
+	// stops alerting.
+	HeartbeatURL      string
+	HeartbeatInterval time.Duration
 	// TickEvery is how often an idle leader records that the cluster accepts writes
 	// (default 2s); OutageAfter is the gap without any write that a new leader takes
 	// for an outage (default 10s): longer than a tick plus an election, so a node's
@@ -80,7 +88,9 @@ const (
 	DefaultGiveUpAfter = 24 * time.Hour
 	DefaultMaxRefusals = 3
 	DefaultTickEvery   = 2 * time.Second
-	DefaultOutageAfter = 10 * time.Second
+	// DefaultHeartbeatInterval is how often the leader pings HeartbeatURL.
+	DefaultHeartbeatInterval = time.Minute
+	DefaultOutageAfter       = 10 * time.Second
 )
 
 var (
@@ -140,6 +150,9 @@ func New(cfg Config) *Service {
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
 	if cfg.GiveUpAfter <= 0 {
 		cfg.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if cfg.TickEvery <= 0 {
 		cfg.TickEvery = DefaultTickEvery

@@ -237,7 +237,7 @@ func (d *dispatcher) send(ctx context.Context, r fsm.Notification) (outcome, err
 	if !s.cfg.Store.Pending(r.Seq) {
 		return gone, nil
 	}
-	msg := NewMessage(r, s.cfg.Sender)
+	msg := NewMessage(r, s.cfg.Sender).WithLinks(s.cfg.PublicURL, r)
 	if len(r.Emails) == 0 {
 		s.metrics.sent.WithLabelValues(string(r.Kind), "no_recipients").Inc()
 		s.log.Info(fmt.Sprintf("no emails for canary %s (%s, %s)", r.Name, r.CanaryID, msg.Subject),

@@ -33,6 +33,17 @@ type Message struct {
 	Headers map[string]string
 }
 
+// WithLinks adds the canary's URLs on publicURL (the server as its users reach it) to
+// the message, so whoever reads it can go to the canary at once.
+func (m Message) WithLinks(publicURL string, n fsm.Notification) Message {
+	if publicURL == "" || n.CanaryID == "" {
+		return m
+	}
+	base := strings.TrimRight(publicURL, "/")
+	m.Body += fmt.Sprintf("\nThe canary: %s/coal-mine/v1/canary/get?id=%s\nIts ping URL: %s/%s\n", base, n.CanaryID, base, n.CanaryID)
+	return m
+}
+
 // historyLines is how many recent events a message lists, as the original.
 const historyLines = 15
 

@@ -10,6 +10,8 @@ type metrics struct {
 	failures  *prometheus.CounterVec
 	abandoned *prometheus.CounterVec
 	lateness  prometheus.Histogram
+	// heartbeatFailures counts failed pings of the outside dead man's switch.
+	heartbeatFailures prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -31,10 +33,14 @@ func newMetrics() *metrics {
 			Help:    "How long after its deadline the leader's watcher had a canary marked late (committed).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}),
+		heartbeatFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "coal_mine_heartbeat_failures_total",
+			Help: "Pings of --heartbeat-url by this node as leader that failed.",
+		}),
 	}
 }
 
 // Collectors returns the alerting metrics, to register with the daemon's registry.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.metrics.sent, s.metrics.failures, s.metrics.abandoned, s.metrics.lateness}
+	return []prometheus.Collector{s.metrics.sent, s.metrics.failures, s.metrics.abandoned, s.metrics.lateness, s.metrics.heartbeatFailures}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,12 +58,17 @@ type Config struct {
 	EmailSender string
 	// AdminEmails receive the cluster's own events; OutageAfter is the gap without
 	// writes that counts as an outage.
-	AdminEmails  []string
-	OutageAfter  time.Duration
-	SMTPHost     string
-	SMTPPort     int
-	SMTPUsername string
-	SMTPPassword string
+	AdminEmails []string
+	OutageAfter time.Duration
+	// PublicURL is the server as users reach it (links in messages); HeartbeatURL an
+	// outside dead man's switch the leader pings every HeartbeatInterval.
+	PublicURL         string
+	HeartbeatURL      string
+	HeartbeatInterval time.Duration
+	SMTPHost          string
+	SMTPPort          int
+	SMTPUsername      string
+	SMTPPassword      string
 
 	LogFile        string
 	LogRotate      bool
@@ -81,16 +87,17 @@ type Config struct {
 
 func defaults() Config {
 	return Config{
-		Port:            8080,
-		DataDir:         "./coal-mine-data",
-		RaftAddr:        "127.0.0.1:8300",
-		BootstrapExpect: 1,
-		SMTPHost:        "localhost",
-		SMTPPort:        25,
-		LogMaxSize:      1048576,
-		LogBackupCount:  5,
-		LogLevel:        "info",
-		OutageAfter:     alerting.DefaultOutageAfter,
+		Port:              8080,
+		DataDir:           "./coal-mine-data",
+		RaftAddr:          "127.0.0.1:8300",
+		BootstrapExpect:   1,
+		SMTPHost:          "localhost",
+		SMTPPort:          25,
+		LogMaxSize:        1048576,
+		LogBackupCount:    5,
+		LogLevel:          "info",
+		OutageAfter:       alerting.DefaultOutageAfter,
+		HeartbeatInterval: alerting.DefaultHeartbeatInterval,
 	}
 }
 
@@ -130,6 +137,9 @@ func settings() []setting {
 		{"dead-server-cleanup", "COAL_MINE_DEAD_SERVER_CLEANUP", "cluster", "dead_server_cleanup", "remove a failed voter after this long if quorum allows (0: never)", setDuration(func(c *Config) *time.Duration { return &c.DeadServerCleanup }), func(c *Config) string { return c.DeadServerCleanup.String() }},
 		{"email-sender", "EMAIL_SENDER", "email", "sender", "From address of notifications (empty: notifications are only logged)", setString(func(c *Config) *string { return &c.EmailSender }), func(c *Config) string { return c.EmailSender }},
 		{"admin-email", "COAL_MINE_ADMIN_EMAIL", "email", "admin", "addresses that receive the cluster's own events (an outage), comma separated", setList(func(c *Config) *[]string { return &c.AdminEmails }), func(c *Config) string { return strings.Join(c.AdminEmails, ",") }},
+		{"public-url", "COAL_MINE_PUBLIC_URL", "wsgi", "public_url", "the server's URL as its users reach it: every message links to the canary", setString(func(c *Config) *string { return &c.PublicURL }), func(c *Config) string { return c.PublicURL }},
+		{"heartbeat-url", "COAL_MINE_HEARTBEAT_URL", "cluster", "heartbeat_url", "an outside dead man's switch the leader alone pings every --heartbeat-interval", setString(func(c *Config) *string { return &c.HeartbeatURL }), func(*Config) string { return "" }},
+		{"heartbeat-interval", "COAL_MINE_HEARTBEAT_INTERVAL", "cluster", "heartbeat_interval", "how often the leader pings --heartbeat-url", setDuration(func(c *Config) *time.Duration { return &c.HeartbeatInterval }), func(c *Config) string { return c.HeartbeatInterval.String() }},
 		{"outage-after", "COAL_MINE_OUTAGE_AFTER", "cluster", "outage_after", "a time without any write longer than this is an outage: deadlines that fell in it move by its length", setDuration(func(c *Config) *time.Duration { return &c.OutageAfter }), func(c *Config) string { return c.OutageAfter.String() }},
 		{"smtp-host", "SMTP_HOST", "email", "host", "SMTP host", setString(func(c *Config) *string { return &c.SMTPHost }), func(c *Config) string { return c.SMTPHost }},
 		{"smtp-port", "SMTP_PORT", "email", "port", "SMTP port", setInt(func(c *Config) *int { return &c.SMTPPort }), func(c *Config) string { return strconv.Itoa(c.SMTPPort) }},
@@ -266,9 +276,19 @@ func (c *Config) validate() error {
 		return errors.New("--verify-incoming needs --tls-ca-file, the CA that clients' certificates are signed by")
 	case len(c.ClusterKeys) > 0 && c.ClusterKeyFile != "":
 		return errors.New("give the cluster keys either directly or in a file, not both")
+	case c.HeartbeatInterval < time.Second:
+		return fmt.Errorf("heartbeat-interval %v is too short (at least 1s)", c.HeartbeatInterval)
 	case c.OutageAfter < 5*time.Second:
 		// Shorter, a leader's failover (a tick, then an election) would count as one.
 		return fmt.Errorf("outage-after %v is too short (at least 5s)", c.OutageAfter)
+	}
+	for _, u := range []struct{ name, value string }{{"public-url", c.PublicURL}, {"heartbeat-url", c.HeartbeatURL}} {
+		if u.value == "" {
+			continue
+		}
+		if parsed, err := url.Parse(u.value); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return fmt.Errorf("%s must be an http or https URL", u.name) // not quoted: it may hold a secret
+		}
 	}
 	for _, a := range c.AdminEmails {
 		if _, err := mail.ParseAddress(a); err != nil || strings.ContainsAny(a, "\r\n") {

@@ -142,13 +142,16 @@ func run(ctx context.Context, cfg Config) error {
 	node.HandleForwarded(proposer.ServeForwarded)
 
 	alerts := alerting.New(alerting.Config{
-		Store:       state,
-		Proposer:    proposer,
-		Notifier:    notifier(cfg, logger),
-		Sender:      cfg.EmailSender,
-		Logger:      logger,
-		AdminEmails: cfg.AdminEmails,
-		OutageAfter: cfg.OutageAfter,
+		Store:             state,
+		Proposer:          proposer,
+		Notifier:          notifier(cfg, logger),
+		Sender:            cfg.EmailSender,
+		Logger:            logger,
+		AdminEmails:       cfg.AdminEmails,
+		OutageAfter:       cfg.OutageAfter,
+		PublicURL:         cfg.PublicURL,
+		HeartbeatURL:      cfg.HeartbeatURL,
+		HeartbeatInterval: cfg.HeartbeatInterval,
 	})
 	// The deadline watcher and the dispatcher run on the leader only, in its leader loop.
 	node.AddLeaderSubsystem(alerts)
