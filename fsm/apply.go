@@ -44,6 +44,10 @@ func (f *FSM) apply(cmd *Command) Result {
 		res = f.signal(at, cmd.Signal, false)
 	case cmd.Type == TypeExpirePause && cmd.ExpirePause != nil:
 		res = f.expirePause(at, cmd.ExpirePause)
+	case cmd.Type == TypeChannelPut && cmd.ChannelPut != nil:
+		res = f.channelPut(cmd.ChannelPut)
+	case cmd.Type == TypeChannelDelete && cmd.ChannelDelete != nil:
+		res = f.channelDelete(cmd.ChannelDelete)
 	case cmd.Type == TypeRenotify && cmd.Renotify != nil:
 		res = f.renotify(at, cmd.Renotify)
 	case cmd.Type == TypeTick && cmd.Tick != nil:
@@ -75,6 +79,9 @@ func (f *FSM) create(at time.Time, c *Create) Result {
 	}
 	job := withSettings(nil, &c.Settings)
 	if err := validateTiming(c.Periodicity, job, c.MinPeriodicity); err != nil {
+		return Result{Err: err}
+	}
+	if err := f.validateCanaryChannels(job); err != nil {
 		return Result{Err: err}
 	}
 	if err := validateDescription(c.Description); err != nil {
@@ -139,6 +146,9 @@ func (f *FSM) update(at time.Time, u *Update) Result {
 	job = compact(job)
 	if !sameSettings(job, old.Job) {
 		if err := validateJobSettings(job); err != nil {
+			return Result{Err: err}
+		}
+		if err := f.validateCanaryChannels(job); err != nil {
 			return Result{Err: err}
 		}
 		timing = timing || !sameTiming(job, old.Job)
@@ -359,7 +369,7 @@ func (f *FSM) notificationFailed(at time.Time, n *NotificationFailed) Result {
 	f.order.trim(f.outbox)
 	if old := f.lookup(record.CanaryID); old != nil {
 		c := *old
-		c.History = old.History.add(at, failedNotificationComment(record.Kind, n.Reason))
+		c.History = old.History.add(at, failedNotificationComment(record.Channel, record.Kind, n.Reason))
 		f.store(&c)
 		return Result{Canary: &c, Changed: true}
 	}
@@ -378,22 +388,36 @@ func (f *FSM) store(c *Canary) {
 	}
 }
 
+// enqueue appends the records of one event: one for the canary's own addresses (as
+// the original sends), and one per channel it goes to, so that each is delivered,
+// retried and given up on by itself.
 func (f *FSM) enqueue(kind Kind, at time.Time, c *Canary) {
-	seq := f.nextSeq
+	n := newNotification(0, kind, at, c)
+	f.push(n)
+	for _, ch := range f.channelsFor(c) {
+		f.push(n.to(ch))
+	}
+}
+
+// push appends one record with the next sequence number.
+func (f *FSM) push(n Notification) {
+	n.Seq = f.nextSeq
 	f.nextSeq++
-	f.outbox[seq] = newNotification(seq, kind, at, c)
-	f.order.push(seq)
+	f.outbox[n.Seq] = n
+	f.order.push(n.Seq)
 	if f.observer != nil {
 		f.observer.OutboxChanged()
 	}
 }
 
-// enqueueFailure appends a failure's record, with its exit status.
+// enqueueFailure appends a failure's records, with its exit status.
 func (f *FSM) enqueueFailure(at time.Time, c *Canary, status int) {
-	f.enqueue(KindFailed, at, c)
-	n := f.outbox[f.nextSeq-1]
+	n := newNotification(0, KindFailed, at, c)
 	n.ExitStatus = status
-	f.outbox[n.Seq] = n
+	f.push(n)
+	for _, ch := range f.channelsFor(c) {
+		f.push(n.to(ch))
+	}
 }
 
 // target finds the canary a command names: by id, or by slug when id is empty.

@@ -86,8 +86,11 @@ func Slug(name string) string {
 // withComment builds "Triggered (comment)" the way the original does.
 // failedNotificationComment is the history entry of a notification given up on: the
 // e-mail addresses are the "email" channel. The reason is cut to fit a comment.
-func failedNotificationComment(kind Kind, reason string) string {
-	c := "Notification to email failed (" + string(kind) + "): " + reason
+func failedNotificationComment(channel string, kind Kind, reason string) string {
+	if channel == "" {
+		channel = "email"
+	}
+	c := "Notification to " + channel + " failed (" + string(kind) + "): " + reason
 	if len(c) > maxCommentBytes {
 		c = strings.ToValidUTF8(c[:maxCommentBytes-3], "") + "..."
 	}

@@ -136,6 +136,7 @@ func (e *encoder) notification(n *Notification) {
 	e.time(n.Deadline)
 	e.history(len(n.History), slices.Values(n.History))
 	e.varint(int64(n.ExitStatus))
+	e.string(n.Channel)
 }
 
 // decoder reads what encoder wrote. The first error sticks; later reads return zero
@@ -328,6 +329,7 @@ func (d *decoder) notification() Notification {
 	}
 	if d.format >= snapshotFormat {
 		n.ExitStatus = int(d.varint())
+		n.Channel = d.string()
 	}
 	return n
 }

@@ -37,7 +37,8 @@ type FSM struct {
 	canaries *btree.BTreeG[*Canary] // ordered by id: stable snapshots and list cursors
 	slugs    map[string]string      // slug -> id
 	outbox   map[uint64]Notification
-	order    outboxOrder // the outbox's sequence numbers, ascending
+	channels map[string]*Channel // by name; values immutable, like canaries
+	order    outboxOrder         // the outbox's sequence numbers, ascending
 	nextSeq  uint64
 	// clock is the newest command time applied. A command stamped earlier (a new leader
 	// whose clock lags) is applied at this time instead, so history stays ordered.
@@ -70,6 +71,7 @@ func New() *FSM {
 		canaries: newTree(),
 		slugs:    make(map[string]string),
 		outbox:   make(map[uint64]Notification),
+		channels: make(map[string]*Channel),
 		nextSeq:  1,
 	}
 }
@@ -141,6 +143,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		outbox = append(outbox, n)
 	}
 	return &snapshot{
+		channels: f.sortedChannels(func(*Channel) bool { return true }),
 		canaries: f.canaries.Clone(),
 		outbox:   outbox,
 		nextSeq:  f.nextSeq,
@@ -162,6 +165,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.canaries.Ascend(func(c *Canary) bool { f.counts.add(c, 1); return true })
 	f.slugs = st.slugs
 	f.outbox = st.outbox
+	f.channels = st.channels
 	f.order = newOutboxOrder(f.outbox)
 	f.nextSeq = st.nextSeq
 	f.clock = st.clock

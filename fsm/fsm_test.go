@@ -377,7 +377,12 @@ func randomLog(r *rand.Rand, n int) [][]byte {
 		at = at.Add(time.Duration(r.IntN(120)) * time.Second)
 		id := ids[r.IntN(len(ids))]
 		var cmd Command
-		switch r.IntN(13) {
+		switch r.IntN(15) {
+		case 13:
+			cmd = Command{Type: TypeChannelPut, ChannelPut: &ChannelPut{Create: r.IntN(2) == 0, Channel: Channel{Name: "c" + fmt.Sprint(r.IntN(3)), Kind: ChannelWebhook, URL: "http://x", Default: r.IntN(2) == 0}}}
+		case 14:
+			chans := []string{"c" + fmt.Sprint(r.IntN(3))}
+			cmd = Command{Type: TypeUpdate, Update: &Update{ID: id, Settings: Settings{Channels: &chans}}}
 		case 8:
 			kinds := []SignalKind{SignalStart, SignalSuccess, SignalFail, SignalLog}
 			cmd = Command{Type: TypeSignal, Signal: &Signal{ID: id, Kind: kinds[r.IntN(4)], RID: fmt.Sprint(r.IntN(2)), ExitStatus: -1, Output: strings.Repeat("o", r.IntN(3000))}}

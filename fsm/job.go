@@ -30,6 +30,8 @@ type Job struct {
 	// is when the newest alert (LATE, FAILED, overrun or repeat) was queued.
 	Renotify time.Duration `json:"renotify,omitempty"`
 	Notified time.Time     `json:"notified,omitzero"`
+	// Channels names the channels the canary's events go to (else the default ones).
+	Channels []string `json:"channels,omitempty"`
 	// PausedUntil is when the leader unpauses a canary paused with until or for.
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 	// Started is the newest start signal not yet ended, StartedRID its run id.
@@ -218,7 +220,7 @@ func (c *Canary) job() *Job {
 
 // compact drops a Job that holds nothing, so a canary returns to the original's shape.
 func compact(j *Job) *Job {
-	if j == nil || (j.Grace == 0 && j.MaxRuntime == 0 && j.TZ == "" && j.Cron == "" && j.Renotify == 0 && j.Notified.IsZero() &&
+	if j == nil || (j.Grace == 0 && j.MaxRuntime == 0 && j.TZ == "" && j.Cron == "" && j.Renotify == 0 && j.Notified.IsZero() && len(j.Channels) == 0 &&
 		j.PausedUntil.IsZero() && j.Started.IsZero() && !j.Failed && j.LastDuration == 0 &&
 		!j.HasExitStatus && len(j.Runs) == 0) {
 		return nil

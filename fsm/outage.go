@@ -36,14 +36,12 @@ func (f *FSM) outage(at time.Time, o *Outage) Result {
 	for _, c := range moved {
 		f.store(c)
 	}
+	n := Notification{Kind: KindOutage, At: to, Deadline: from, Emails: o.AdminEmails}
 	if len(o.AdminEmails) > 0 {
-		seq := f.nextSeq
-		f.nextSeq++
-		f.outbox[seq] = Notification{Seq: seq, Kind: KindOutage, At: to, Deadline: from, Emails: o.AdminEmails}
-		f.order.push(seq)
-		if f.observer != nil {
-			f.observer.OutboxChanged()
-		}
+		f.push(n)
+	}
+	for _, ch := range f.sortedChannels(func(ch *Channel) bool { return ch.Admin }) {
+		f.push(n.to(ch))
 	}
 	return Result{Changed: true}
 }

@@ -38,6 +38,18 @@ type Notification struct {
 	History  []HistoryEntry `json:"history"` // newest first, at most 15
 	// ExitStatus is a failure's exit status (KindFailed only; -1: not given).
 	ExitStatus int `json:"exit_status,omitempty"`
+	// Channel is the channel the record goes to; "" is the canary's own addresses
+	// (Emails). An email channel's addresses are in Emails too.
+	Channel string `json:"channel,omitempty"`
+}
+
+// to is a copy of n for one channel.
+func (n Notification) to(ch *Channel) Notification {
+	n.Channel, n.Emails = ch.Name, nil
+	if ch.Kind == ChannelEmail {
+		n.Emails = ch.Emails
+	}
+	return n
 }
 
 func newNotification(seq uint64, kind Kind, at time.Time, c *Canary) Notification {

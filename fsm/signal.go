@@ -244,6 +244,12 @@ func withSettings(j *Job, s *Settings) *Job {
 	if s.Renotify != nil {
 		out.Renotify = s.Renotify.Truncate(time.Microsecond)
 	}
+	if s.Channels != nil {
+		out.Channels = slices.Compact(slices.Sorted(slices.Values(*s.Channels)))
+		if len(out.Channels) == 0 {
+			out.Channels = nil
+		}
+	}
 	if s.TZ != nil {
 		out.TZ = *s.TZ
 		if out.TZ == "UTC" {
@@ -265,7 +271,7 @@ func sameSettings(a, b *Job) bool {
 	if b != nil {
 		y = *b
 	}
-	return sameTiming(a, b) && x.MaxRuntime == y.MaxRuntime && x.Renotify == y.Renotify
+	return sameTiming(a, b) && x.MaxRuntime == y.MaxRuntime && x.Renotify == y.Renotify && slices.Equal(x.Channels, y.Channels)
 }
 
 // sameTiming compares what the deadline depends on.

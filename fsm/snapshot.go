@@ -31,6 +31,7 @@ const (
 )
 
 type snapshot struct {
+	channels []*Channel // in name order
 	canaries *btree.BTreeG[*Canary]
 	outbox   []Notification
 	nextSeq  uint64
@@ -59,6 +60,7 @@ func (s *snapshot) encode(w io.Writer) error {
 	e.time(s.clock)
 	e.uvarint(uint64(s.canaries.Len()))
 	e.uvarint(uint64(len(s.outbox)))
+	e.uvarint(uint64(len(s.channels)))
 	if err := e.flush(); err != nil {
 		return err
 	}
@@ -77,6 +79,12 @@ func (s *snapshot) encode(w io.Writer) error {
 			return err
 		}
 	}
+	for _, ch := range s.channels {
+		e.channel(ch)
+		if err := e.flush(); err != nil {
+			return err
+		}
+	}
 	return e.w.Flush()
 }
 
@@ -84,6 +92,7 @@ type state struct {
 	canaries *btree.BTreeG[*Canary]
 	slugs    map[string]string
 	outbox   map[uint64]Notification
+	channels map[string]*Channel
 	nextSeq  uint64
 	clock    time.Time
 }
@@ -100,6 +109,10 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 	}
 	st := &state{canaries: newTree(), nextSeq: d.uvarint(), clock: d.time()}
 	nCanaries, nOutbox := d.uvarint(), d.uvarint()
+	var nChannels uint64
+	if d.format >= snapshotFormat {
+		nChannels = d.uvarint()
+	}
 	if d.e != nil {
 		return nil, fmt.Errorf("restore snapshot: header: %w", d.e)
 	}
@@ -126,6 +139,20 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 			return nil, fmt.Errorf("restore snapshot: notification %d: %w", i, d.e)
 		}
 		st.outbox[n.Seq] = n
+	}
+	st.channels = make(map[string]*Channel, min(nChannels, maxChannels))
+	for i := uint64(0); i < nChannels; i++ {
+		ch := d.channel()
+		if d.e != nil {
+			return nil, fmt.Errorf("restore snapshot: channel %d: %w", i, d.e)
+		}
+		if err := validateChannel(ch); err != nil {
+			return nil, fmt.Errorf("restore snapshot: %w: channel %q: %w", errCorrupt, ch.Name, err)
+		}
+		if _, dup := st.channels[ch.Name]; dup {
+			return nil, fmt.Errorf("restore snapshot: %w: channel %q twice", errCorrupt, ch.Name)
+		}
+		st.channels[ch.Name] = ch
 	}
 	// The encoder writes nothing after the outbox: more bytes mean the counts above are
 	// wrong, so what was decoded is not what was written.

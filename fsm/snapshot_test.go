@@ -24,6 +24,7 @@ func encodeState(t *testing.T, nextSeq uint64, canaries []*Canary, outbox ...Not
 	e.time(t0)
 	e.uvarint(uint64(len(canaries)))
 	e.uvarint(uint64(len(outbox)))
+	e.uvarint(0) // channels
 	for _, c := range canaries {
 		e.canary(c)
 	}

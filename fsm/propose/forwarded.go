@@ -14,6 +14,7 @@ import (
 var relayable = map[fsm.Type]bool{
 	fsm.TypeCreate: true, fsm.TypeUpdate: true, fsm.TypeDelete: true, fsm.TypeTrigger: true,
 	fsm.TypePause: true, fsm.TypeUnpause: true, fsm.TypeImport: true, fsm.TypeSignal: true,
+	fsm.TypeChannelPut: true, fsm.TypeChannelDelete: true,
 }
 
 // maxRelayed bounds the commands of one relayed batch: a follower's proposer sends at
