@@ -13,6 +13,7 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type Store interface {
 	Pending(seq uint64) bool
 	// Clock is the newest command time applied: when the cluster last accepted a write.
 	Clock() time.Time
+	Channel(name string) (*fsm.Channel, error)
 }
 
 // Proposer commits commands through Raft. *propose.Proposer implements it; it stamps
@@ -103,6 +105,8 @@ var (
 type Service struct {
 	cfg Config
 	log *slog.Logger
+	// hooks sends to webhook, Slack and PagerDuty channels.
+	hooks *http.Client
 
 	// mu guards the watch state. It is taken inside the FSM lock by the observer
 	// callbacks, so whoever holds it must never call into the Store.
@@ -171,6 +175,7 @@ func New(cfg Config) *Service {
 		wake:     make(chan struct{}, 1),
 		poke:     make(chan struct{}, 1),
 		metrics:  newMetrics(),
+		hooks:    newHookClient(),
 	}
 }
 

@@ -68,7 +68,7 @@ func (s *Service) dispatch(ctx context.Context) {
 
 // cycle sends every record that is not waiting for a retry, oldest first, and
 // acknowledges what was delivered. A canary's records go out in order: one that waits
-// for a retry holds back the later ones of the same canary, so a RESUMED never overtakes
+// for a retry holds back the later ones of the same canary and channel, so a RESUMED never overtakes
 // its LATE; one given up on is recorded as failed, which lets the later ones go. cycle
 // returns when it wants to run again (zero: only when poked).
 func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
@@ -76,19 +76,19 @@ func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 	d.forgetGone()
 	var todo, givenUp []fsm.Notification
 	var acks []uint64
-	waiting := make(map[string]bool) // canaries with a record waiting for a retry
+	waiting := make(map[string]bool) // (canary, channel) with a record waiting for a retry
 	for after := uint64(0); ; {
 		page := d.s.cfg.Store.OutboxPage(after, outboxPage)
 		for _, r := range page {
 			switch f := d.failures[r.Seq]; {
 			case d.delivered[r.Seq]:
 				acks = append(acks, r.Seq)
-			case waiting[r.CanaryID]:
+			case waiting[queueOf(r)]:
 			case f != nil && f.giveUp != "":
 				givenUp = append(givenUp, r)
-				waiting[r.CanaryID] = true
+				waiting[queueOf(r)] = true
 			case f != nil && f.next.After(now):
-				waiting[r.CanaryID] = true
+				waiting[queueOf(r)] = true
 			default:
 				todo = append(todo, r)
 			}
@@ -184,10 +184,10 @@ func (d *dispatcher) sendAll(ctx context.Context, records []fsm.Notification) (s
 	var lanes [][]int // indexes of records, one lane per canary, in outbox order
 	lane := make(map[string]int)
 	for i, r := range records {
-		l, ok := lane[r.CanaryID]
+		l, ok := lane[queueOf(r)]
 		if !ok {
 			l = len(lanes)
-			lane[r.CanaryID] = l
+			lane[queueOf(r)] = l
 			lanes = append(lanes, nil)
 		}
 		lanes[l] = append(lanes[l], i)
@@ -237,6 +237,15 @@ func (d *dispatcher) send(ctx context.Context, r fsm.Notification) (outcome, err
 	if !s.cfg.Store.Pending(r.Seq) {
 		return gone, nil
 	}
+	if r.Channel != "" {
+		return d.sendToChannel(ctx, r)
+	}
+	return d.sendMail(ctx, r)
+}
+
+// sendMail e-mails one record to its addresses.
+func (d *dispatcher) sendMail(ctx context.Context, r fsm.Notification) (outcome, error) {
+	s := d.s
 	msg := NewMessage(r, s.cfg.Sender).WithLinks(s.cfg.PublicURL, r)
 	if len(r.Emails) == 0 {
 		s.metrics.sent.WithLabelValues(string(r.Kind), "no_recipients").Inc()
@@ -317,3 +326,8 @@ func (d *dispatcher) ack(ctx context.Context, seqs []uint64) bool {
 	}
 	return true
 }
+
+// queueOf is the queue a record is delivered in, in order: one canary's records to one
+// channel. A channel that keeps failing holds back only its own records, never the
+// e-mails or another channel.
+func queueOf(r fsm.Notification) string { return r.CanaryID + "\x00" + r.Channel }

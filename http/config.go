@@ -25,6 +25,15 @@ type Store interface {
 	Get(id string) (*fsm.Canary, error)
 	IDBySlug(slug string) (string, error)
 	List(fsm.Filter) ([]*fsm.Canary, bool)
+	Channel(name string) (*fsm.Channel, error)
+	Channels() []*fsm.Channel
+}
+
+// ChannelTester checks a channel's settings the way the dispatcher will use them, and
+// sends a test message through one (alerting.Service).
+type ChannelTester interface {
+	ValidateChannel(fsm.Channel) error
+	TestChannel(ctx context.Context, ch fsm.Channel) (status int, body string, err error)
 }
 
 // Writer is the node's one write path (propose.Proposer): it commits a command through
@@ -103,6 +112,9 @@ type Config struct {
 	Store    Store
 	Writer   Writer
 	Cluster  Cluster
+	// Channels validates and tests notification channels; nil accepts what the state
+	// machine accepts and cannot test.
+	Channels ChannelTester
 	// Logger receives errors, and the access log at debug level. Nil discards.
 	Logger *slog.Logger
 	// Now is the clock for periodicity_schedule; nil is time.Now.

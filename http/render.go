@@ -26,16 +26,17 @@ type canaryJSON struct {
 	PeriodicitySchedule []windowJSON `json:"periodicity_schedule,omitempty"`
 	// The keys beyond the original's (signals and job settings); all but state are
 	// absent while unused.
-	State          string  `json:"state"`
-	Cron           string  `json:"cron,omitempty"`
-	TZ             string  `json:"tz,omitempty"`
-	Grace          float64 `json:"grace,omitempty"`
-	MaxRuntime     float64 `json:"max_runtime,omitempty"`
-	Renotify       float64 `json:"renotify,omitempty"`
-	PausedUntil    string  `json:"paused_until,omitempty"`
-	Started        string  `json:"started,omitempty"`
-	LastDuration   float64 `json:"last_duration,omitempty"`
-	LastExitStatus *int    `json:"last_exit_status,omitempty"`
+	State          string   `json:"state"`
+	Cron           string   `json:"cron,omitempty"`
+	TZ             string   `json:"tz,omitempty"`
+	Grace          float64  `json:"grace,omitempty"`
+	MaxRuntime     float64  `json:"max_runtime,omitempty"`
+	Renotify       float64  `json:"renotify,omitempty"`
+	Channels       []string `json:"channels,omitempty"`
+	PausedUntil    string   `json:"paused_until,omitempty"`
+	Started        string   `json:"started,omitempty"`
+	LastDuration   float64  `json:"last_duration,omitempty"`
+	LastExitStatus *int     `json:"last_exit_status,omitempty"`
 }
 
 type canaryReply struct {
@@ -90,7 +91,7 @@ func renderJob(out *canaryJSON, j *fsm.Job) {
 	if j == nil {
 		return
 	}
-	out.Cron, out.TZ = j.Cron, j.TZ
+	out.Cron, out.TZ, out.Channels = j.Cron, j.TZ, j.Channels
 	out.Grace, out.MaxRuntime, out.Renotify = j.Grace.Seconds(), j.MaxRuntime.Seconds(), j.Renotify.Seconds()
 	if !j.PausedUntil.IsZero() {
 		out.PausedUntil = isoTime(j.PausedUntil)

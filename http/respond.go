@@ -70,6 +70,8 @@ func errorToReply(err error) reply {
 	switch {
 	case errors.As(err, &api):
 		return errorReply(api.status, api.msg)
+	case errors.Is(err, fsm.ErrChannelNotFound):
+		return errorReply(http.StatusNotFound, err.Error())
 	case errors.Is(err, fsm.ErrNotFound):
 		return errorReply(http.StatusNotFound, msgCanaryNotFound)
 	case errors.Is(err, fsm.ErrNoUpdates):

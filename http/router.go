@@ -14,6 +14,7 @@ import (
 const (
 	canaryPrefix  = "/coal-mine/v1/canary/"
 	clusterPrefix = "/coal-mine/v1/cluster/"
+	channelPrefix = "/coal-mine/v1/channel/"
 )
 
 // server holds what every handler needs.
@@ -35,6 +36,7 @@ type server struct {
 	restoreStall    time.Duration
 	client          *http.Client
 	metrics         *metrics
+	channels        ChannelTester
 }
 
 // NewHandler builds the whole router: the v1 API, the short trigger URL, the cluster
@@ -59,6 +61,7 @@ func NewHandler(cfg Config) http.Handler {
 		restoreStall:    cfg.RestoreStall,
 		client:          cfg.ForwardClient,
 		metrics:         newMetrics(cfg.Registry),
+		channels:        cfg.Channels,
 	}
 	return s.routes()
 }
@@ -109,6 +112,11 @@ func (s *server) routes() *gin.Engine {
 		r.Handle(m, "/:id/:signal", s.shortPing(false))
 		r.Handle(m, "/ping/:id", s.shortPing(true))
 		r.Handle(m, "/ping/:id/:signal", s.shortPing(true))
+	}
+
+	// Channels hold secrets (webhook URLs, routing keys): every call needs the auth key.
+	for op, h := range s.channelOpsMap() {
+		getPost(channelPrefix+op, s.api(writeAccess, h))
 	}
 
 	r.GET(clusterPrefix+"status", s.api(readAccess, s.clusterStatus))

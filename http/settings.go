@@ -11,7 +11,7 @@ import (
 )
 
 // settingNames are the job settings create and update take beyond the original's.
-var settingNames = []string{"grace", "max_runtime", "renotify", "tz", "cron"}
+var settingNames = []string{"grace", "max_runtime", "renotify", "tz", "cron", "channel"}
 
 // settingsOf reads grace, max_runtime, tz and cron. An empty cron is an error: a
 // periodicity replaces a cron.
@@ -31,6 +31,13 @@ func settingsOf(p *params) (fsm.Settings, error) {
 			return st, err
 		}
 		*field = &d
+	}
+	if chans := p.all("channel"); len(chans) > 0 {
+		// channel=- alone clears them, as email=- does the addresses.
+		if len(chans) == 1 && chans[0] == "-" {
+			chans = []string{}
+		}
+		st.Channels = &chans
 	}
 	if v, ok := p.last("tz"); ok {
 		v = strings.TrimSpace(v)

@@ -126,6 +126,8 @@ func addSettingsFlags(cmd *cobra.Command, s *jobSettings) {
 	flags.StringVar(&s.TZ.Value, "tz", "", "the IANA time zone --cron and schedule directives are read in, e.g. Europe/Paris (default UTC; '' goes back to it)")
 	flags.StringVar(&s.Grace.Value, "grace", "", "how long past the expected time before the canary is late: seconds or a duration (10m); 0 for none")
 	flags.StringVar(&s.MaxRuntime.Value, "max-runtime", "", "how long a started run may last: seconds or a duration (2h); 0 for no limit")
+	flags.StringVar(&s.Renotify.Value, "renotify", "", "while late, send the alert again this often: seconds or a duration (1h); 0 for never")
+	flags.StringArrayVar(&s.Channels, "channel", nil, "a notification channel for the canary's events; repeat for more, '-' clears")
 }
 
 // settingsChanged marks the settings given on the command line, so only they are sent.
@@ -134,6 +136,8 @@ func settingsChanged(flags *pflag.FlagSet, s jobSettings) jobSettings {
 	s.TZ.Set = flags.Changed("tz")
 	s.Grace.Set = flags.Changed("grace")
 	s.MaxRuntime.Set = flags.Changed("max-runtime")
+	s.Renotify.Set = flags.Changed("renotify")
+	s.ChannelsSet = flags.Changed("channel")
 	return s
 }
 

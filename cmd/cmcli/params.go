@@ -97,15 +97,20 @@ func (o optionalBool) addTo(params url.Values, key string) {
 type jobSettings struct {
 	Grace      optionalString // seconds or a Go duration
 	MaxRuntime optionalString // seconds or a Go duration
+	Renotify   optionalString // seconds or a Go duration
 	TZ         optionalString // an IANA name; empty clears
-	Cron       optionalString
+	// Channels are the channels the canary's events go to; ChannelsSet says the flag
+	// was given ("-" alone clears them).
+	Channels    []string
+	ChannelsSet bool
+	Cron        optionalString
 }
 
 func (s jobSettings) addTo(params url.Values) error {
 	for _, d := range []struct {
 		flag, key string
 		value     optionalString
-	}{{"--grace", "grace", s.Grace}, {"--max-runtime", "max_runtime", s.MaxRuntime}} {
+	}{{"--grace", "grace", s.Grace}, {"--max-runtime", "max_runtime", s.MaxRuntime}, {"--renotify", "renotify", s.Renotify}} {
 		if !d.value.Set {
 			continue
 		}
@@ -121,6 +126,11 @@ func (s jobSettings) addTo(params url.Values) error {
 		s.TZ.Value = "UTC"
 	}
 	s.TZ.addTo(params, "tz")
+	if s.ChannelsSet {
+		for _, ch := range s.Channels {
+			params.Add("channel", ch)
+		}
+	}
 	if s.Cron.Set {
 		// The server refuses an empty cron too; saying so here names the way out.
 		if strings.TrimSpace(s.Cron.Value) == "" {

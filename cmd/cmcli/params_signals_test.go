@@ -153,3 +153,15 @@ func TestSignalParamBuilding(t *testing.T) {
 		})
 	}
 }
+
+func TestRenotifyAndChannelParams(t *testing.T) {
+	set := func(s string) optionalString { return optionalString{Value: s, Set: true} }
+	v, err := updateParams(updateOptions{ID: "abcdefgh", Settings: jobSettings{Renotify: set("1h"), Channels: []string{"ops", "pager"}, ChannelsSet: true}}, "")
+	if err != nil || v.Encode() != "channel=ops&channel=pager&id=abcdefgh&renotify=3600" {
+		t.Fatalf("%q %v", v.Encode(), err)
+	}
+	v, err = updateParams(updateOptions{ID: "abcdefgh", Settings: jobSettings{Channels: []string{"-"}, ChannelsSet: true}}, "")
+	if err != nil || v.Encode() != "channel=-&id=abcdefgh" {
+		t.Fatalf("%q %v", v.Encode(), err)
+	}
+}

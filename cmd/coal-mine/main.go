@@ -171,6 +171,7 @@ func run(ctx context.Context, cfg Config) error {
 		Store:         state,
 		Writer:        proposer,
 		Cluster:       clusterAPI{node},
+		Channels:      alerts,
 		Logger:        logger,
 		ForwardClient: http.NewForwardClient(forwardTLS),
 	})
