@@ -76,6 +76,12 @@ type Config struct {
 	// stops alerting.
 	HeartbeatURL      string
 	HeartbeatInterval time.Duration
+	// Members reports the voters and whether gossip sees each alive (nil: no member
+	// events). A voter unreachable for MemberDownAfter (default 1m) is reported to the
+	// admins, and so is its return; so are notifications failing for FailingAfter
+	// (default 10m).
+	Members                       func() []Member
+	MemberDownAfter, FailingAfter time.Duration
 	// TickEvery is how often an idle leader records that the cluster accepts writes
 	// (default 2s); OutageAfter is the gap without any write that a new leader takes
 	// for an outage (default 10s): longer than a tick plus an election, so a node's
@@ -85,11 +91,13 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultRetryMin    = time.Second
-	DefaultRetryMax    = 5 * time.Minute
-	DefaultGiveUpAfter = 24 * time.Hour
-	DefaultMaxRefusals = 3
-	DefaultTickEvery   = 2 * time.Second
+	DefaultRetryMin        = time.Second
+	DefaultRetryMax        = 5 * time.Minute
+	DefaultGiveUpAfter     = 24 * time.Hour
+	DefaultMaxRefusals     = 3
+	DefaultTickEvery       = 2 * time.Second
+	DefaultMemberDownAfter = time.Minute
+	DefaultFailingAfter    = 10 * time.Minute
 	// DefaultHeartbeatInterval is how often the leader pings HeartbeatURL.
 	DefaultHeartbeatInterval = time.Minute
 	DefaultOutageAfter       = 10 * time.Second
@@ -107,6 +115,8 @@ type Service struct {
 	log *slog.Logger
 	// hooks sends to webhook, Slack and PagerDuty channels.
 	hooks *http.Client
+	// failing is the dispatcher's oldest failing record, for the health watcher.
+	failing failingState
 
 	// mu guards the watch state. It is taken inside the FSM lock by the observer
 	// callbacks, so whoever holds it must never call into the Store.
@@ -154,6 +164,12 @@ func New(cfg Config) *Service {
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
 	if cfg.GiveUpAfter <= 0 {
 		cfg.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if cfg.MemberDownAfter <= 0 {
+		cfg.MemberDownAfter = DefaultMemberDownAfter
+	}
+	if cfg.FailingAfter <= 0 {
+		cfg.FailingAfter = DefaultFailingAfter
 	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = DefaultHeartbeatInterval

@@ -94,7 +94,8 @@ func (d *dispatcher) sendToChannel(ctx context.Context, r fsm.Notification) (out
 // eventNames are the events as webhooks name them.
 var eventNames = map[fsm.Kind]string{
 	fsm.KindLate: "late", fsm.KindResumed: "resumed", fsm.KindFailed: "failed", fsm.KindOverran: "late",
-	fsm.KindRepeat: "repeat", fsm.KindOutage: "outage",
+	fsm.KindRepeat: "repeat", fsm.KindOutage: "outage", fsm.KindMemberDown: "member_down",
+	fsm.KindMemberUp: "member_up", fsm.KindNotificationsFailing: "notifications_failing",
 }
 
 // event renders a record for a channel. The idempotency key is the e-mail's stable

@@ -37,7 +37,10 @@ type dispatcher struct {
 
 type failure struct {
 	attempts int
-	next     time.Time
+	// since is the first failed attempt; channel where the record goes.
+	since   time.Time
+	channel string
+	next    time.Time
 	// giveUp, once set, is why the record is dropped: it is recorded as failed (a
 	// replicated command) in the next cycle.
 	giveUp string
@@ -116,9 +119,14 @@ func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 	if retrySoon {
 		next = earliest(next, d.s.now().Add(d.s.cfg.RetryMin))
 	}
+	var oldest *failure
 	for _, f := range d.failures {
 		next = earliest(next, f.next)
+		if oldest == nil || f.since.Before(oldest.since) {
+			oldest = f
+		}
 	}
+	d.s.setFailing(oldest)
 	return next
 }
 
@@ -272,7 +280,7 @@ func (d *dispatcher) sendMail(ctx context.Context, r fsm.Notification) (outcome,
 func (d *dispatcher) failed(r fsm.Notification, err error) {
 	f := d.failures[r.Seq]
 	if f == nil {
-		f = &failure{}
+		f = &failure{since: d.s.now(), channel: r.Channel}
 		d.failures[r.Seq] = f
 	}
 	f.attempts++

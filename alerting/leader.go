@@ -32,6 +32,7 @@ func (s *Service) Establish(ctx context.Context) error {
 	t.done.Go(func() { s.watch(ctx) })
 	t.done.Go(func() { s.dispatch(ctx) })
 	t.done.Go(func() { s.tick(ctx) })
+	t.done.Go(func() { s.watchHealth(ctx) })
 	if s.cfg.HeartbeatURL != "" {
 		t.done.Go(func() { s.heartbeat(ctx) })
 	}

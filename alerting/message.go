@@ -77,6 +77,12 @@ func Subject(n fsm.Notification) string {
 		return "[FAILED] " + n.Name + " reported failure" + exitStatusText(n.ExitStatus)
 	case fsm.KindRepeat:
 		return "[STILL LATE] " + n.Name + " is still late"
+	case fsm.KindMemberDown:
+		return "[MEMBER DOWN] coal-mine node " + n.Name + " unreachable since " + pythonTime(n.Deadline)
+	case fsm.KindMemberUp:
+		return "[MEMBER UP] coal-mine node " + n.Name + " is back"
+	case fsm.KindNotificationsFailing:
+		return "[NOTIFICATIONS FAILING] coal-mine cannot deliver to " + n.Name + " since " + pythonTime(n.Deadline)
 	case fsm.KindOutage:
 		// For an outage, Deadline is when it began and At when it ended.
 		return "[OUTAGE] coal-mine could not accept triggers from " + pythonTime(n.Deadline) + " to " + pythonTime(n.At)
@@ -104,6 +110,9 @@ func body(n fsm.Notification) string {
 	case fsm.KindFailed:
 		fmt.Fprintf(&b, "The canary %s (%s) reported a failure%s at %s.\n",
 			n.Name, n.CanaryID, exitStatusText(n.ExitStatus), pythonTime(n.At))
+	case fsm.KindMemberDown, fsm.KindMemberUp, fsm.KindNotificationsFailing:
+		b.WriteString(Subject(n) + ".\nSee /coal-mine/v1/cluster/status and the leader's log.\n")
+		return b.String()
 	case fsm.KindOutage:
 		fmt.Fprintf(&b, "The cluster accepted no writes from %s to %s (UTC): no trigger could be recorded.\n"+
 			"Every canary whose deadline fell in that time had it moved by %s, and says so in its history.\n",

@@ -44,6 +44,8 @@ func (f *FSM) apply(cmd *Command) Result {
 		res = f.signal(at, cmd.Signal, false)
 	case cmd.Type == TypeExpirePause && cmd.ExpirePause != nil:
 		res = f.expirePause(at, cmd.ExpirePause)
+	case cmd.Type == TypeAdminEvent && cmd.AdminEvent != nil:
+		res = f.adminEvent(at, cmd.AdminEvent)
 	case cmd.Type == TypeChannelPut && cmd.ChannelPut != nil:
 		res = f.channelPut(cmd.ChannelPut)
 	case cmd.Type == TypeChannelDelete && cmd.ChannelDelete != nil:

@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // outageComment is the history entry of a deadline an outage moved.
@@ -36,14 +38,35 @@ func (f *FSM) outage(at time.Time, o *Outage) Result {
 	for _, c := range moved {
 		f.store(c)
 	}
-	n := Notification{Kind: KindOutage, At: to, Deadline: from, Emails: o.AdminEmails}
-	if len(o.AdminEmails) > 0 {
+	f.toAdmins(Notification{Kind: KindOutage, At: to, Deadline: from, Emails: o.AdminEmails})
+	return Result{Changed: true}
+}
+
+// adminEvent queues an event about the cluster to the admin addresses and channels.
+func (f *FSM) adminEvent(at time.Time, e *AdminEvent) Result {
+	switch e.Kind {
+	case KindMemberDown, KindMemberUp, KindNotificationsFailing:
+	default:
+		return Result{Err: invalid(fmt.Sprintf("unknown admin event %q", e.Kind))}
+	}
+	if len(e.Subject) > maxNameLength || !utf8.ValidString(e.Subject) {
+		return Result{Err: invalid("admin event subject too long or not UTF-8")}
+	}
+	if err := validateEmails(e.AdminEmails); err != nil {
+		return Result{Err: err}
+	}
+	f.toAdmins(Notification{Kind: e.Kind, At: at, Name: e.Subject, Deadline: e.Since.UTC().Truncate(time.Microsecond), Emails: e.AdminEmails})
+	return Result{Changed: true}
+}
+
+// toAdmins queues n to the admin addresses (if any) and to every admin channel.
+func (f *FSM) toAdmins(n Notification) {
+	if len(n.Emails) > 0 {
 		f.push(n)
 	}
 	for _, ch := range f.sortedChannels(func(ch *Channel) bool { return ch.Admin }) {
 		f.push(n.to(ch))
 	}
-	return Result{Changed: true}
 }
 
 // Clock is the newest command time applied: the last moment the cluster is known to

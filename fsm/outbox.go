@@ -21,6 +21,11 @@ const (
 	KindOutage Kind = "outage"
 	// KindRepeat: the canary is still late, renotify after its last alert.
 	KindRepeat Kind = "repeat"
+	// Admin events about the cluster itself (no canary: Name is what they are about,
+	// Deadline when it began): a voter unreachable, back, notifications failing.
+	KindMemberDown           Kind = "member_down"
+	KindMemberUp             Kind = "member_up"
+	KindNotificationsFailing Kind = "notifications_failing"
 )
 
 // Notification is an outbox record: appended by Apply on a late or resumed transition,
@@ -41,6 +46,11 @@ type Notification struct {
 	// Channel is the channel the record goes to; "" is the canary's own addresses
 	// (Emails). An email channel's addresses are in Emails too.
 	Channel string `json:"channel,omitempty"`
+}
+
+// admin reports whether k is one of the cluster's own events.
+func (k Kind) admin() bool {
+	return k == KindMemberDown || k == KindMemberUp || k == KindNotificationsFailing
 }
 
 // to is a copy of n for one channel.

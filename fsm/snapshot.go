@@ -204,9 +204,9 @@ func (st *state) validate() error {
 		switch {
 		case n.Seq == 0 || n.Seq >= st.nextSeq:
 			return fmt.Errorf("%w: notification sequence %d outside 1-%d", errCorrupt, n.Seq, st.nextSeq-1)
-		case n.Kind != KindLate && n.Kind != KindResumed && n.Kind != KindFailed && n.Kind != KindOverran && n.Kind != KindOutage && n.Kind != KindRepeat:
+		case n.Kind != KindLate && n.Kind != KindResumed && n.Kind != KindFailed && n.Kind != KindOverran && n.Kind != KindOutage && n.Kind != KindRepeat && !n.Kind.admin():
 			return fmt.Errorf("%w: notification %d of unknown kind %q", errCorrupt, n.Seq, n.Kind)
-		case !validID(n.CanaryID) && !(n.Kind == KindOutage && n.CanaryID == ""):
+		case !validID(n.CanaryID) && !((n.Kind == KindOutage || n.Kind.admin()) && n.CanaryID == ""):
 			return fmt.Errorf("%w: notification %d for canary id %q", errCorrupt, n.Seq, n.CanaryID)
 		}
 	}

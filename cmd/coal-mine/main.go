@@ -152,6 +152,7 @@ func run(ctx context.Context, cfg Config) error {
 		PublicURL:         cfg.PublicURL,
 		HeartbeatURL:      cfg.HeartbeatURL,
 		HeartbeatInterval: cfg.HeartbeatInterval,
+		Members:           voters(node),
 	})
 	// The deadline watcher and the dispatcher run on the leader only, in its leader loop.
 	node.AddLeaderSubsystem(alerts)
@@ -294,6 +295,20 @@ func httpAdvertise(cfg Config) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+}
+
+// voters lists the Raft voters and whether gossip sees each alive, for the leader's
+// member events.
+func voters(node *cluster.Node) func() []alerting.Member {
+	return func() []alerting.Member {
+		var out []alerting.Member
+		for _, m := range node.Status().Members {
+			if m.Voter {
+				out = append(out, alerting.Member{ID: m.ID, Up: m.GossipState == "alive"})
+			}
+		}
+		return out
+	}
 }
 
 func notifier(cfg Config, logger *slog.Logger) alerting.Notifier {

@@ -1,0 +1,110 @@
+package alerting
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/coal-mine/coal-mine/fsm"
+)
+
+// The watcher of the watcher: the leader tells the admins when a voter has been
+// unreachable for MemberDownAfter and when it is back, and when notifications have
+// been failing for FailingAfter. What it has reported is its own (not replicated): a
+// new leader reports a condition that still holds once more.
+
+// healthEvery is how often the leader looks.
+const healthEvery = 5 * time.Second
+
+// Member is one voter as the leader sees it.
+type Member struct {
+	ID string
+	Up bool
+}
+
+// failingState is the oldest failing record the dispatcher holds, shared with the
+// health watcher.
+type failingState struct {
+	mu      sync.Mutex
+	since   time.Time
+	channel string
+}
+
+func (s *Service) setFailing(f *failure) {
+	s.failing.mu.Lock()
+	defer s.failing.mu.Unlock()
+	if f == nil {
+		s.failing.since, s.failing.channel = time.Time{}, ""
+		return
+	}
+	s.failing.since, s.failing.channel = f.since, f.channel
+}
+
+func (s *Service) oldestFailing() (time.Time, string) {
+	s.failing.mu.Lock()
+	defer s.failing.mu.Unlock()
+	return s.failing.since, s.failing.channel
+}
+
+// watchHealth runs for one term.
+func (s *Service) watchHealth(ctx context.Context) {
+	downSince := map[string]time.Time{}
+	reported := map[string]bool{}
+	failingReported := false
+	t := time.NewTicker(healthEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		if s.cfg.Members != nil {
+			for _, m := range s.cfg.Members() {
+				switch {
+				case !m.Up && downSince[m.ID].IsZero():
+					downSince[m.ID] = now
+				case !m.Up && !reported[m.ID] && now.Sub(downSince[m.ID]) >= s.cfg.MemberDownAfter:
+					reported[m.ID] = s.adminEvent(ctx, fsm.KindMemberDown, m.ID, downSince[m.ID])
+				case m.Up && reported[m.ID]:
+					reported[m.ID] = !s.adminEvent(ctx, fsm.KindMemberUp, m.ID, downSince[m.ID])
+					if !reported[m.ID] {
+						delete(downSince, m.ID)
+					}
+				case m.Up:
+					delete(downSince, m.ID)
+				}
+			}
+		}
+		since, channel := s.oldestFailing()
+		switch {
+		case since.IsZero():
+			failingReported = false
+		case !failingReported && now.Sub(since) >= s.cfg.FailingAfter:
+			if channel == "" {
+				channel = "e-mail"
+			}
+			failingReported = s.adminEvent(ctx, fsm.KindNotificationsFailing, channel, since)
+		}
+	}
+}
+
+// adminEvent commits one admin event; it reports whether it was committed.
+func (s *Service) adminEvent(ctx context.Context, kind fsm.Kind, subject string, since time.Time) bool {
+	pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	res, err := s.cfg.Proposer.Propose(pctx, fsm.Command{Type: fsm.TypeAdminEvent, AdminEvent: &fsm.AdminEvent{
+		Kind: kind, Subject: subject, Since: since, AdminEmails: s.cfg.AdminEmails}})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("admin event not committed; retrying", "kind", kind, "subject", subject, "err", err)
+		}
+		return false
+	}
+	s.log.Warn("admin event", "kind", kind, "subject", subject, "since", since)
+	return true
+}
