@@ -82,6 +82,12 @@ type Config struct {
 	// (default 10m).
 	Members                       func() []Member
 	MemberDownAfter, FailingAfter time.Duration
+	// HandOver gives leadership to another voter (nil: never). The leader calls it
+	// once when its watcher has left a due deadline untaken for WatcherStuckAfter
+	// (default 1m), or a dispatcher cycle has run for DispatcherStuckAfter (default
+	// 10m): a leader that holds on but cannot alert is worse than an election.
+	HandOver                                func(context.Context) error
+	WatcherStuckAfter, DispatcherStuckAfter time.Duration
 	// TickEvery is how often an idle leader records that the cluster accepts writes
 	// (default 2s); OutageAfter is the gap without any write that a new leader takes
 	// for an outage (default 10s): longer than a tick plus an election, so a node's
@@ -91,13 +97,15 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultRetryMin        = time.Second
-	DefaultRetryMax        = 5 * time.Minute
-	DefaultGiveUpAfter     = 24 * time.Hour
-	DefaultMaxRefusals     = 3
-	DefaultTickEvery       = 2 * time.Second
-	DefaultMemberDownAfter = time.Minute
-	DefaultFailingAfter    = 10 * time.Minute
+	DefaultRetryMin             = time.Second
+	DefaultRetryMax             = 5 * time.Minute
+	DefaultGiveUpAfter          = 24 * time.Hour
+	DefaultMaxRefusals          = 3
+	DefaultTickEvery            = 2 * time.Second
+	DefaultMemberDownAfter      = time.Minute
+	DefaultWatcherStuckAfter    = time.Minute
+	DefaultDispatcherStuckAfter = 10 * time.Minute
+	DefaultFailingAfter         = 10 * time.Minute
 	// DefaultHeartbeatInterval is how often the leader pings HeartbeatURL.
 	DefaultHeartbeatInterval = time.Minute
 	DefaultOutageAfter       = 10 * time.Second
@@ -164,6 +172,12 @@ func New(cfg Config) *Service {
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
 	if cfg.GiveUpAfter <= 0 {
 		cfg.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if cfg.WatcherStuckAfter <= 0 {
+		cfg.WatcherStuckAfter = DefaultWatcherStuckAfter
+	}
+	if cfg.DispatcherStuckAfter <= 0 {
+		cfg.DispatcherStuckAfter = DefaultDispatcherStuckAfter
 	}
 	if cfg.MemberDownAfter <= 0 {
 		cfg.MemberDownAfter = DefaultMemberDownAfter

@@ -96,6 +96,7 @@ var eventNames = map[fsm.Kind]string{
 	fsm.KindLate: "late", fsm.KindResumed: "resumed", fsm.KindFailed: "failed", fsm.KindOverran: "late",
 	fsm.KindRepeat: "repeat", fsm.KindOutage: "outage", fsm.KindMemberDown: "member_down",
 	fsm.KindMemberUp: "member_up", fsm.KindNotificationsFailing: "notifications_failing",
+	fsm.KindLeaderStuck: "leader_stuck",
 }
 
 // event renders a record for a channel. The idempotency key is the e-mail's stable

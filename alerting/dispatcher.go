@@ -76,6 +76,8 @@ func (s *Service) dispatch(ctx context.Context) {
 // returns when it wants to run again (zero: only when poked).
 func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 	now := d.s.now()
+	d.s.setCycling(now)
+	defer d.s.setCycling(time.Time{})
 	d.forgetGone()
 	var todo, givenUp []fsm.Notification
 	var acks []uint64

@@ -22,12 +22,39 @@ type Member struct {
 	Up bool
 }
 
+// cyclingSince is when the dispatcher's current cycle began (zero: between cycles).
+func (s *Service) setCycling(t time.Time) {
+	s.failing.mu.Lock()
+	s.failing.cycling = t
+	s.failing.mu.Unlock()
+}
+
+// stuck names the part of this leader that is stuck, and since when ("" if none): the
+// watcher, if a deadline is overdue by WatcherStuckAfter without being taken; the
+// dispatcher, if one cycle has run for DispatcherStuckAfter.
+func (s *Service) stuck(now time.Time) (string, time.Time) {
+	s.mu.Lock()
+	e := s.heap.peek()
+	s.mu.Unlock()
+	if e != nil && now.Sub(e.dueTime()) >= s.cfg.WatcherStuckAfter {
+		return "the deadline watcher", e.dueTime()
+	}
+	s.failing.mu.Lock()
+	cycling := s.failing.cycling
+	s.failing.mu.Unlock()
+	if !cycling.IsZero() && now.Sub(cycling) >= s.cfg.DispatcherStuckAfter {
+		return "the dispatcher", cycling
+	}
+	return "", time.Time{}
+}
+
 // failingState is the oldest failing record the dispatcher holds, shared with the
 // health watcher.
 type failingState struct {
 	mu      sync.Mutex
 	since   time.Time
 	channel string
+	cycling time.Time // the dispatcher's current cycle began
 }
 
 func (s *Service) setFailing(f *failure) {
@@ -50,7 +77,7 @@ func (s *Service) oldestFailing() (time.Time, string) {
 func (s *Service) watchHealth(ctx context.Context) {
 	downSince := map[string]time.Time{}
 	reported := map[string]bool{}
-	failingReported := false
+	failingReported, handedOver := false, false
 	t := time.NewTicker(healthEvery)
 	defer t.Stop()
 	for {
@@ -75,6 +102,14 @@ func (s *Service) watchHealth(ctx context.Context) {
 				case m.Up:
 					delete(downSince, m.ID)
 				}
+			}
+		}
+		if part, since := s.stuck(now); part != "" && !handedOver && s.cfg.HandOver != nil {
+			handedOver = true
+			s.log.Error("this leader cannot alert: "+part+" is stuck; handing leadership over", "since", since)
+			s.adminEvent(ctx, fsm.KindLeaderStuck, part, since)
+			if err := s.cfg.HandOver(ctx); err != nil {
+				s.log.Error("could not hand leadership over", "err", err)
 			}
 		}
 		since, channel := s.oldestFailing()

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coal-mine/coal-mine/deploy/testkit"
+	"github.com/coal-mine/coal-mine/fsm"
 )
 
 func subjectsOf(msgs []Message) string {
@@ -73,6 +75,36 @@ func TestNotificationsFailingAreReported(t *testing.T) {
 		synctest.Wait()
 		if c := strings.Count(subjectsOf(n.notify.messages()), "[NOTIFICATIONS FAILING]"); c != 1 {
 			t.Fatalf("%d reports: %s", c, subjectsOf(n.notify.messages()))
+		}
+	})
+}
+
+// TestAStuckDispatcherHandsLeadershipOver: a send that never returns (ignoring its
+// context) holds the dispatcher; after DispatcherStuckAfter the leader says so to the
+// admins and hands leadership over, once.
+func TestAStuckDispatcherHandsLeadershipOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		block := make(chan struct{})
+		var mu sync.Mutex
+		handOvers := 0
+		n := startNode(t, withAdmin, func(c *Config) {
+			c.DispatcherStuckAfter = 30 * time.Second
+			c.HandOver = func(context.Context) error { mu.Lock(); handOvers++; mu.Unlock(); return nil }
+		})
+		defer close(block)
+		n.notify.setFail(func(Message) error { <-block; return nil })
+		lead(t, n)
+		n.create(t, "Backup", time.Second, "ops@example.org")
+		testkit.Until(t, 2*time.Minute, "the hand-over", func() bool { mu.Lock(); defer mu.Unlock(); return handOvers == 1 })
+		time.Sleep(time.Minute)
+		mu.Lock()
+		defer mu.Unlock()
+		if handOvers != 1 {
+			t.Fatalf("%d hand-overs", handOvers)
+		}
+		got := n.prop.committed(fsm.TypeAdminEvent)
+		if len(got) != 1 || got[0].AdminEvent.Kind != fsm.KindLeaderStuck || got[0].AdminEvent.Subject != "the dispatcher" {
+			t.Fatalf("admin events %+v", got)
 		}
 	})
 }

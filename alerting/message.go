@@ -81,6 +81,8 @@ func Subject(n fsm.Notification) string {
 		return "[MEMBER DOWN] coal-mine node " + n.Name + " unreachable since " + pythonTime(n.Deadline)
 	case fsm.KindMemberUp:
 		return "[MEMBER UP] coal-mine node " + n.Name + " is back"
+	case fsm.KindLeaderStuck:
+		return "[LEADER STUCK] coal-mine's leader handed over: " + n.Name + " stuck since " + pythonTime(n.Deadline)
 	case fsm.KindNotificationsFailing:
 		return "[NOTIFICATIONS FAILING] coal-mine cannot deliver to " + n.Name + " since " + pythonTime(n.Deadline)
 	case fsm.KindOutage:
@@ -110,7 +112,7 @@ func body(n fsm.Notification) string {
 	case fsm.KindFailed:
 		fmt.Fprintf(&b, "The canary %s (%s) reported a failure%s at %s.\n",
 			n.Name, n.CanaryID, exitStatusText(n.ExitStatus), pythonTime(n.At))
-	case fsm.KindMemberDown, fsm.KindMemberUp, fsm.KindNotificationsFailing:
+	case fsm.KindMemberDown, fsm.KindMemberUp, fsm.KindNotificationsFailing, fsm.KindLeaderStuck:
 		b.WriteString(Subject(n) + ".\nSee /coal-mine/v1/cluster/status and the leader's log.\n")
 		return b.String()
 	case fsm.KindOutage:

@@ -45,7 +45,7 @@ func (f *FSM) outage(at time.Time, o *Outage) Result {
 // adminEvent queues an event about the cluster to the admin addresses and channels.
 func (f *FSM) adminEvent(at time.Time, e *AdminEvent) Result {
 	switch e.Kind {
-	case KindMemberDown, KindMemberUp, KindNotificationsFailing:
+	case KindMemberDown, KindMemberUp, KindNotificationsFailing, KindLeaderStuck:
 	default:
 		return Result{Err: invalid(fmt.Sprintf("unknown admin event %q", e.Kind))}
 	}

@@ -26,6 +26,7 @@ const (
 	KindMemberDown           Kind = "member_down"
 	KindMemberUp             Kind = "member_up"
 	KindNotificationsFailing Kind = "notifications_failing"
+	KindLeaderStuck          Kind = "leader_stuck"
 )
 
 // Notification is an outbox record: appended by Apply on a late or resumed transition,
@@ -50,7 +51,7 @@ type Notification struct {
 
 // admin reports whether k is one of the cluster's own events.
 func (k Kind) admin() bool {
-	return k == KindMemberDown || k == KindMemberUp || k == KindNotificationsFailing
+	return k == KindMemberDown || k == KindMemberUp || k == KindNotificationsFailing || k == KindLeaderStuck
 }
 
 // to is a copy of n for one channel.

@@ -153,6 +153,7 @@ func run(ctx context.Context, cfg Config) error {
 		HeartbeatURL:      cfg.HeartbeatURL,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Members:           voters(node),
+		HandOver:          func(ctx context.Context) error { return node.TransferLeadership(ctx, "") },
 	})
 	// The deadline watcher and the dispatcher run on the leader only, in its leader loop.
 	node.AddLeaderSubsystem(alerts)
