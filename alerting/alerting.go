@@ -123,8 +123,8 @@ type Service struct {
 	log *slog.Logger
 	// hooks sends to webhook, Slack and PagerDuty channels.
 	hooks *http.Client
-	// failing is the dispatcher's oldest failing record, for the health watcher.
-	failing failingState
+	// failing is each dispatcher's oldest failing record, for the health watcher.
+	failing [lanes]failingState
 
 	// mu guards the watch state. It is taken inside the FSM lock by the observer
 	// callbacks, so whoever holds it must never call into the Store.
@@ -133,8 +133,8 @@ type Service struct {
 	inflight map[string]time.Time // mark-late proposals under way: id -> deadline
 	armed    time.Time            // when the watcher's timer fires (zero: not armed)
 
-	wake chan struct{} // tells the watcher the earliest deadline moved
-	poke chan struct{} // tells the dispatcher the outbox grew
+	wake chan struct{}        // tells the watcher the earliest deadline moved
+	poke [lanes]chan struct{} // tells each dispatcher the outbox grew
 
 	metrics *metrics
 
@@ -203,7 +203,7 @@ func New(cfg Config) *Service {
 		heap:     newDeadlineHeap(),
 		inflight: make(map[string]time.Time),
 		wake:     make(chan struct{}, 1),
-		poke:     make(chan struct{}, 1),
+		poke:     [lanes]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)},
 		metrics:  newMetrics(),
 		hooks:    newHookClient(),
 	}
@@ -238,7 +238,11 @@ func (s *Service) DeadlineChanged(id string, deadline time.Time, watched bool) {
 }
 
 // OutboxChanged pokes the dispatcher (fsm.Observer). Never blocks.
-func (s *Service) OutboxChanged() { signal(s.poke) }
+func (s *Service) OutboxChanged() {
+	for _, p := range s.poke {
+		signal(p)
+	}
+}
 
 // Reset replaces the heap with the given deadlines (fsm.Observer): when the service
 // starts watching, and when a snapshot replaced the state. It runs under the FSM's lock,
@@ -259,7 +263,9 @@ func (s *Service) Reset(deadlines iter.Seq2[string, time.Time]) {
 	s.heap.build(entries)
 	clear(s.inflight)
 	signal(s.wake)
-	signal(s.poke)
+	for _, p := range s.poke {
+		signal(p)
+	}
 }
 
 // wakeIfEarlierLocked wakes the watcher if due comes before its timer.

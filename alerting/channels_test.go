@@ -99,3 +99,25 @@ func TestAFailingChannelIsGivenUpOnAndBlocksNothing(t *testing.T) {
 		t.Fatalf("outbox not empty: %+v", n.f.Outbox())
 	}
 }
+
+// TestASlowWebhookNeverDelaysEmail: with the webhook hanging, the e-mail still goes out.
+func TestASlowWebhookNeverDelaysEmail(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	n := startNode(t)
+	n.putChannel(t, fsm.Channel{Name: "slow", Kind: fsm.ChannelWebhook, URL: srv.URL, Default: true})
+	lead(t, n)
+	id := n.create(t, "Backup", 100*time.Millisecond, "ops@example.org")
+	testkit.Until(t, 5*time.Second, "the LATE e-mail while the webhook hangs", func() bool { return len(n.notify.messages()) == 1 })
+	// The RESUMED e-mail does not wait for the hanging LATE webhook (up to hookTimeout).
+	n.apply(t, fsm.Command{Type: fsm.TypeUpdate, Update: &fsm.Update{ID: id, Periodicity: &fsm.Periodicity{Seconds: 3600}}})
+	n.trigger(t, id)
+	testkit.Until(t, hookTimeout/2, "the RESUMED e-mail while the webhook hangs", func() bool { return len(n.notify.messages()) >= 2 })
+}

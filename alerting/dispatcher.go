@@ -25,10 +25,31 @@ const (
 	maxFailureReason = 300
 )
 
+// Two dispatchers share the outbox, each sending its own records: the canaries' and
+// email channels' e-mails, and the webhook, Slack and PagerDuty channels. So a slow or
+// dead web endpoint, waited for up to hookTimeout per attempt, never delays an e-mail.
+const (
+	mailLane = iota
+	hookLane
+	lanes
+)
+
+// laneOf is the dispatcher that sends a record: by its channel's kind.
+func (s *Service) laneOf(r fsm.Notification) int {
+	if r.Channel == "" {
+		return mailLane
+	}
+	if ch, err := s.cfg.Store.Channel(r.Channel); err == nil && ch.Kind == fsm.ChannelEmail {
+		return mailLane
+	}
+	return hookLane
+}
+
 // dispatcher sends the outbox. It lives for one term: a new leader starts afresh from
 // the replicated outbox, which is what makes delivery at-least-once.
 type dispatcher struct {
-	s *Service
+	s    *Service
+	lane int // which records it sends (laneOf)
 	// failures holds the records whose last send failed, with when to try again.
 	failures map[uint64]*failure
 	// delivered holds the records sent whose NotificationSent is not committed yet.
@@ -48,8 +69,8 @@ type failure struct {
 
 // dispatch sends the outbox until ctx is done: at once, whenever the outbox grows, and
 // when a failed record is due to be retried.
-func (s *Service) dispatch(ctx context.Context) {
-	d := &dispatcher{s: s, failures: make(map[uint64]*failure), delivered: make(map[uint64]bool)}
+func (s *Service) dispatch(ctx context.Context, lane int) {
+	d := &dispatcher{s: s, lane: lane, failures: make(map[uint64]*failure), delivered: make(map[uint64]bool)}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -63,7 +84,7 @@ func (s *Service) dispatch(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.poke:
+		case <-s.poke[lane]:
 		case <-timer.C:
 		}
 	}
@@ -76,8 +97,8 @@ func (s *Service) dispatch(ctx context.Context) {
 // returns when it wants to run again (zero: only when poked).
 func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 	now := d.s.now()
-	d.s.setCycling(now)
-	defer d.s.setCycling(time.Time{})
+	d.s.setCycling(d.lane, now)
+	defer d.s.setCycling(d.lane, time.Time{})
 	d.forgetGone()
 	var todo, givenUp []fsm.Notification
 	var acks []uint64
@@ -85,6 +106,9 @@ func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 	for after := uint64(0); ; {
 		page := d.s.cfg.Store.OutboxPage(after, outboxPage)
 		for _, r := range page {
+			if d.s.laneOf(r) != d.lane {
+				continue
+			}
 			switch f := d.failures[r.Seq]; {
 			case d.delivered[r.Seq]:
 				acks = append(acks, r.Seq)
@@ -128,7 +152,7 @@ func (d *dispatcher) cycle(ctx context.Context) (next time.Time) {
 			oldest = f
 		}
 	}
-	d.s.setFailing(oldest)
+	d.s.setFailing(d.lane, oldest)
 	return next
 }
 

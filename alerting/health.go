@@ -23,10 +23,11 @@ type Member struct {
 }
 
 // cyclingSince is when the dispatcher's current cycle began (zero: between cycles).
-func (s *Service) setCycling(t time.Time) {
-	s.failing.mu.Lock()
-	s.failing.cycling = t
-	s.failing.mu.Unlock()
+func (s *Service) setCycling(lane int, t time.Time) {
+	f := &s.failing[lane]
+	f.mu.Lock()
+	f.cycling = t
+	f.mu.Unlock()
 }
 
 // stuck names the part of this leader that is stuck, and since when ("" if none): the
@@ -39,11 +40,14 @@ func (s *Service) stuck(now time.Time) (string, time.Time) {
 	if e != nil && now.Sub(e.dueTime()) >= s.cfg.WatcherStuckAfter {
 		return "the deadline watcher", e.dueTime()
 	}
-	s.failing.mu.Lock()
-	cycling := s.failing.cycling
-	s.failing.mu.Unlock()
-	if !cycling.IsZero() && now.Sub(cycling) >= s.cfg.DispatcherStuckAfter {
-		return "the dispatcher", cycling
+	for lane := range s.failing {
+		f := &s.failing[lane]
+		f.mu.Lock()
+		cycling := f.cycling
+		f.mu.Unlock()
+		if !cycling.IsZero() && now.Sub(cycling) >= s.cfg.DispatcherStuckAfter {
+			return "the dispatcher", cycling
+		}
 	}
 	return "", time.Time{}
 }
@@ -57,20 +61,28 @@ type failingState struct {
 	cycling time.Time // the dispatcher's current cycle began
 }
 
-func (s *Service) setFailing(f *failure) {
-	s.failing.mu.Lock()
-	defer s.failing.mu.Unlock()
+func (s *Service) setFailing(lane int, f *failure) {
+	st := &s.failing[lane]
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if f == nil {
-		s.failing.since, s.failing.channel = time.Time{}, ""
+		st.since, st.channel = time.Time{}, ""
 		return
 	}
-	s.failing.since, s.failing.channel = f.since, f.channel
+	st.since, st.channel = f.since, f.channel
 }
 
-func (s *Service) oldestFailing() (time.Time, string) {
-	s.failing.mu.Lock()
-	defer s.failing.mu.Unlock()
-	return s.failing.since, s.failing.channel
+// oldestFailing is the oldest failing record of either dispatcher.
+func (s *Service) oldestFailing() (since time.Time, channel string) {
+	for lane := range s.failing {
+		st := &s.failing[lane]
+		st.mu.Lock()
+		if !st.since.IsZero() && (since.IsZero() || st.since.Before(since)) {
+			since, channel = st.since, st.channel
+		}
+		st.mu.Unlock()
+	}
+	return since, channel
 }
 
 // watchHealth runs for one term.

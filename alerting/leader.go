@@ -30,7 +30,9 @@ func (s *Service) Establish(ctx context.Context) error {
 	t := &term{cancel: cancel}
 	s.setActive(true)
 	t.done.Go(func() { s.watch(ctx) })
-	t.done.Go(func() { s.dispatch(ctx) })
+	for lane := range lanes {
+		t.done.Go(func() { s.dispatch(ctx, lane) })
+	}
 	t.done.Go(func() { s.tick(ctx) })
 	t.done.Go(func() { s.watchHealth(ctx) })
 	if s.cfg.HeartbeatURL != "" {
