@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,145 @@ func TestImportCanariesRetriesTakenIDs(t *testing.T) {
 	}
 	if posts != 2 || canaries[0].ID == "takenidx" || !existing[canaries[0].ID] || canaries[1].ID != "freeidxx" {
 		t.Errorf("%d posts, ids now %q and %q", posts, canaries[0].ID, canaries[1].ID)
+	}
+}
+
+// The receiver records a canary's late events by id: the first arrival, every delivery
+// and every distinct idempotency key; other events, undecodable bodies and a header key
+// that differs from the body's are counted apart.
+func TestHookReceiverRecordsLateEvents(t *testing.T) {
+	h := newHookReceiver()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	canaries := makeLateCanaries("storm-", 3, time.Now().Add(-time.Second), time.Millisecond)
+	post := func(body, key string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hook", strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	event := func(kind, id, key string) string {
+		return `{"event":"` + kind + `","canary":{"id":"` + id + `","name":"x"},"seq":1,"idempotency_key":"` + key + `"}`
+	}
+	a, b := canaries[0].ID, canaries[1].ID
+	post(event("late", a, "k-a"), "k-a")
+	post(event("late", a, "k-a"), "k-a") // redelivered: a duplicate, same key
+	post(event("late", b, "k-b1"), "k-b1")
+	post(event("late", b, "k-b2"), "k-b2")                            // a second key for b
+	post(event("resumed", a, "k-a2"), "k-a2")                         // other
+	post(event("late", "zzzzzzzz", "k-z"), "k-z")                     // not one of ours: other
+	post(`{"event":"outage","seq":2,"idempotency_key":"k-o"}`, "k-o") // no canary: other
+	post(`not json`, "")                                              // bad
+	post(event("late", a, "k-a"), "k-different")                      // bad: the keys differ
+
+	got := h.await(context.Background(), canaries, time.Now(), 0)
+	if got.Delivered != 2 || got.Deliveries != 4 || got.Duplicates != 2 || got.ExtraKeys != 1 ||
+		got.OtherEvents != 3 || got.BadRequests != 2 || got.DeliveryMS.Missing != 1 || got.Pass {
+		t.Errorf("report %+v", got)
+	}
+	// Each delay is first arrival - deadline: about a second here, never the later ones.
+	if got.DeliveryMS.Count != 2 || got.DeliveryMS.Early != 0 || got.DeliveryMS.Max < 1000 || got.DeliveryMS.Max > 5000 {
+		t.Errorf("delivery %+v", got.DeliveryMS)
+	}
+}
+
+func TestWebhookFiguresAgainstTheTarget(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	canaries := makeLateCanaries("storm-", 4, base, time.Second)
+	arrivals := func(delays ...time.Duration) map[string]*hookArrivals {
+		m := map[string]*hookArrivals{}
+		for i, d := range delays {
+			m[canaries[i].ID] = &hookArrivals{first: canaries[i].deadline.Add(d), deliveries: 1, keys: map[string]bool{"k": true}}
+		}
+		return m
+	}
+	ok := webhookFigures(canaries, arrivals(100*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond, 10*time.Second), 0, 0, 10*time.Second)
+	want := latenessStats{Count: 4, P50: 200, P99: 10000, Max: 10000}
+	if !ok.Pass || ok.Delivered != 4 || ok.Duplicates != 0 || ok.DeliveryMS != want || ok.TargetSeconds != 10 {
+		t.Errorf("within the target: %+v", ok)
+	}
+	if late := webhookFigures(canaries, arrivals(time.Millisecond, time.Millisecond, time.Millisecond, 10*time.Second+time.Millisecond), 0, 0, 10*time.Second); late.Pass {
+		t.Errorf("one over 10s passed: %+v", late)
+	}
+	if missing := webhookFigures(canaries, arrivals(time.Millisecond, time.Millisecond, time.Millisecond), 0, 0, 10*time.Second); missing.Pass || missing.DeliveryMS.Missing != 1 {
+		t.Errorf("one missing passed: %+v", missing)
+	}
+}
+
+// startWebhook creates a default webhook channel to its receiver (with the auth key);
+// stop deletes it.
+func TestStormChannelCreatedAndDeleted(t *testing.T) {
+	var calls []string
+	var created url.Values
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls = append(calls, r.URL.Path)
+		if r.URL.Path == "/coal-mine/v1/channel/create" {
+			created = r.URL.Query()
+		}
+		if r.URL.Query().Get("auth_key") != "sekrit" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+		w.Write([]byte(`{"status": "ok"}`))
+	}))
+	defer node.Close()
+	o := lateOptions{node: node.URL, authKey: "sekrit", channel: "storm"}
+	h, err := startWebhook(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Get("name") != "storm" || created.Get("kind") != "webhook" || created.Get("default") != "true" ||
+		created.Get("url") != h.url || !strings.HasPrefix(h.url, "http://127.0.0.1:") {
+		t.Errorf("created with %v (receiver %s)", created, h.url)
+	}
+	resp, err := http.Post(h.url, "application/json", strings.NewReader(`{"event":"test","idempotency_key":"k"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := h.stop(o); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(calls, " ") != "/coal-mine/v1/channel/create /coal-mine/v1/channel/delete" {
+		t.Errorf("calls %v", calls)
+	}
+	if _, err := http.Post(h.url, "application/json", nil); err == nil {
+		t.Error("the receiver still answers after stop")
+	}
+}
+
+func TestTableStormSummary(t *testing.T) {
+	dir := t.TempDir()
+	storm, _ := json.Marshal(lateReport{Canaries: 10000, WindowSeconds: 1, ImportSeconds: 0.8,
+		MarkedLateMS: latenessStats{Count: 500, P50: 40, P99: 130, Max: 150}, LateAtEnd: 10000,
+		Webhook: &webhookReport{Delivered: 10000, Deliveries: 10001, Duplicates: 1, TargetSeconds: 10, Pass: true,
+			DeliveryMS: latenessStats{Count: 10000, P50: 900, P99: 2500, Max: 3000}}})
+	for name, body := range map[string]string{
+		"storm.json":      string(storm),
+		"storm-load.json": `{"requests_per_second": 2000, "rate": 2000, "errors": 0, "latency_ms": {"p50": 2, "p99": 9.5, "max": 40}}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out strings.Builder
+	if err := printTable(&out, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"during the storm test", "storm: 10000 canaries due within 1s",
+		"p50 900.0ms  p99 2500.0ms  max 3000.0ms  delivered 10000 of 10000  missing 0",
+		"webhook deliveries 10001, duplicates 1 (extra idempotency keys 0)",
+		"target every webhook within 10s: pass (10000 of 10000 delivered, max 3000.0ms)",
+		"target LATE marked p99 <= 100ms: FAIL (130.0ms, 30.0ms over)",
+		"target triggers p99 <= 15ms: pass (9.5ms)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -36,6 +36,11 @@ type lateOptions struct {
 	canaries, sample        int
 	window, lead            time.Duration
 	poll, wait, settle      time.Duration
+	// The storm scenario (storm.go): a default webhook channel to a receiver in this
+	// process, and how long to wait for every canary's late event there.
+	webhook     bool
+	channel     string
+	webhookWait time.Duration
 }
 
 // lateCanary is one canary in the shape of the import API.
@@ -53,13 +58,14 @@ type lateCanary struct {
 
 // lateReport is what the scenario measured; run.sh keeps it as late.json.
 type lateReport struct {
-	Canaries       int           `json:"canaries"`
-	WindowSeconds  float64       `json:"window_seconds"`
-	ImportSeconds  float64       `json:"import_seconds"`
-	MarkedLateMS   latenessStats `json:"marked_late_ms"` // sampled through the API
-	LateMailMS     latenessStats `json:"late_mail_ms"`   // every canary, at the mail sink
-	DuplicateMails int           `json:"duplicate_mails"`
-	LateAtEnd      int           `json:"late_at_end"`
+	Canaries       int            `json:"canaries"`
+	WindowSeconds  float64        `json:"window_seconds"`
+	ImportSeconds  float64        `json:"import_seconds"`
+	MarkedLateMS   latenessStats  `json:"marked_late_ms"` // sampled through the API
+	LateMailMS     latenessStats  `json:"late_mail_ms"`   // every canary, at the mail sink
+	DuplicateMails int            `json:"duplicate_mails"`
+	LateAtEnd      int            `json:"late_at_end"`
+	Webhook        *webhookReport `json:"webhook,omitempty"` // the storm scenario
 }
 
 // latenessStats summarise "observed - deadline" in milliseconds.
@@ -72,26 +78,36 @@ type latenessStats struct {
 	Max     float64 `json:"max"`
 }
 
-func runLate(ctx context.Context, w io.Writer, args []string) error {
+// runLate runs the late scenario, or with name "storm" the storm scenario: the same
+// with a webhook channel, other defaults and the storm summary.
+func runLate(ctx context.Context, w io.Writer, name string, args []string) error {
+	storm := name == "storm"
+	prefix, window := "late-bench-", 10*time.Second
+	if storm {
+		prefix, window = "storm-bench-", time.Second
+	}
 	var o lateOptions
-	fs := flag.NewFlagSet("late", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&o.node, "node", "", "coal-mine node to import into and poll (the leader)")
 	fs.StringVar(&o.mailsink, "mailsink", "", "mailsink HTTP base URL")
 	fs.StringVar(&o.authKey, "auth-key", "", "coal-mine auth key")
 	fs.StringVar(&o.out, "out", "", "also write the report as JSON to this file")
-	fs.StringVar(&o.prefix, "prefix", "late-bench-", "name prefix of the canaries")
+	fs.StringVar(&o.prefix, "prefix", prefix, "name prefix of the canaries")
 	fs.IntVar(&o.canaries, "canaries", 10000, "canaries whose deadlines fall in the window")
 	fs.IntVar(&o.sample, "sample", 500, "canaries polled through the API around their deadline")
-	fs.DurationVar(&o.window, "window", 10*time.Second, "the deadlines are spread evenly over this window")
+	fs.DurationVar(&o.window, "window", window, "the deadlines are spread evenly over this window")
 	fs.DurationVar(&o.lead, "lead", 10*time.Second, "time from the start to the first deadline (the import must fit in it)")
 	fs.DurationVar(&o.poll, "poll", 10*time.Millisecond, "API polling interval of a sampled canary")
 	fs.DurationVar(&o.wait, "wait", 60*time.Second, "after the window, how long to wait for every LATE mail")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "then how long to wait for duplicates")
+	fs.BoolVar(&o.webhook, "webhook", storm, "also deliver every event to a default webhook channel to a receiver in benchtool")
+	fs.StringVar(&o.channel, "channel", "storm", "name of that channel (deleted at the end)")
+	fs.DurationVar(&o.webhookWait, "webhook-wait", 30*time.Second, "after the last deadline, how long to wait for every late event at the receiver")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if o.node == "" || o.mailsink == "" || o.canaries < 1 || o.window <= 0 {
-		return fmt.Errorf("%w: late needs --node, --mailsink, --canaries >= 1 and a --window", errUsage)
+		return fmt.Errorf("%w: "+name+" needs --node, --mailsink, --canaries >= 1 and a --window", errUsage)
 	}
 	o.sample = min(max(o.sample, 0), o.canaries)
 
@@ -105,13 +121,27 @@ func runLate(ctx context.Context, w io.Writer, args []string) error {
 			return fmt.Errorf("writing the report: %w", err)
 		}
 	}
+	if storm {
+		return writeStormSummary(w, report, nil)
+	}
 	return writeLateSummary(w, report)
 }
 
-func measureLate(ctx context.Context, o lateOptions) (lateReport, error) {
-	report := lateReport{Canaries: o.canaries, WindowSeconds: o.window.Seconds()}
+func measureLate(ctx context.Context, o lateOptions) (report lateReport, err error) {
+	report = lateReport{Canaries: o.canaries, WindowSeconds: o.window.Seconds()}
 	if err := clearMail(ctx, o.mailsink); err != nil {
 		return report, err
+	}
+	var hooks *hookReceiver
+	if o.webhook {
+		if hooks, err = startWebhook(ctx, o); err != nil {
+			return report, err
+		}
+		defer func() {
+			if derr := hooks.stop(o); derr != nil && err == nil {
+				err = derr
+			}
+		}()
 	}
 	first := time.Now().Add(o.lead)
 	canaries := makeLateCanaries(o.prefix, o.canaries, first, o.window)
@@ -126,8 +156,12 @@ func measureLate(ctx context.Context, o lateOptions) (lateReport, error) {
 
 	sampled := make(chan []time.Duration, 1)
 	go func() { sampled <- pollSample(ctx, o, sampleOf(canaries, o.sample)) }()
-
 	lastDeadline := canaries[len(canaries)-1].deadline
+	webhooks := make(chan webhookReport, 1)
+	if hooks != nil {
+		go func() { webhooks <- hooks.await(ctx, canaries, lastDeadline.Add(o.webhookWait), o.settle) }()
+	}
+
 	received, err := waitForMail(ctx, o, time.Until(lastDeadline)+o.wait)
 	if err != nil {
 		return report, err
@@ -135,6 +169,10 @@ func measureLate(ctx context.Context, o lateOptions) (lateReport, error) {
 	report.LateMailMS, report.DuplicateMails = mailLateness(canaries, received)
 	marked := <-sampled
 	report.MarkedLateMS = summarize(marked, o.sample)
+	if hooks != nil {
+		wr := <-webhooks
+		report.Webhook = &wr
+	}
 	if report.LateAtEnd, err = countLate(ctx, o); err != nil {
 		return report, err
 	}
@@ -405,11 +443,16 @@ func countLate(ctx context.Context, o lateOptions) (int, error) {
 func writeLateSummary(w io.Writer, r lateReport) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "late detection: %d canaries due within %gs (imported in %.1fs)\n", r.Canaries, r.WindowSeconds, r.ImportSeconds)
-	fmt.Fprintf(&b, "  marked late (API, %d sampled)  p50 %.1fms  p99 %.1fms  max %.1fms  never %d  early %d\n",
-		r.MarkedLateMS.Count+r.MarkedLateMS.Missing, r.MarkedLateMS.P50, r.MarkedLateMS.P99, r.MarkedLateMS.Max, r.MarkedLateMS.Missing, r.MarkedLateMS.Early)
-	fmt.Fprintf(&b, "  LATE mail received (all)       p50 %.1fms  p99 %.1fms  max %.1fms  missing %d  early %d\n",
-		r.LateMailMS.P50, r.LateMailMS.P99, r.LateMailMS.Max, r.LateMailMS.Missing, r.LateMailMS.Early)
-	fmt.Fprintf(&b, "  duplicate LATE mails %d; late at the end %d of %d\n", r.DuplicateMails, r.LateAtEnd, r.Canaries)
+	writeLateFigures(&b, r)
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// writeLateFigures prints what the late and storm scenarios share.
+func writeLateFigures(b *bytes.Buffer, r lateReport) {
+	fmt.Fprintf(b, "  marked late (API, %d sampled)  p50 %.1fms  p99 %.1fms  max %.1fms  never %d  early %d\n",
+		r.MarkedLateMS.Count+r.MarkedLateMS.Missing, r.MarkedLateMS.P50, r.MarkedLateMS.P99, r.MarkedLateMS.Max, r.MarkedLateMS.Missing, r.MarkedLateMS.Early)
+	fmt.Fprintf(b, "  LATE mail received (all)       p50 %.1fms  p99 %.1fms  max %.1fms  missing %d  early %d\n",
+		r.LateMailMS.P50, r.LateMailMS.P99, r.LateMailMS.Max, r.LateMailMS.Missing, r.LateMailMS.Early)
+	fmt.Fprintf(b, "  duplicate LATE mails %d; late at the end %d of %d\n", r.DuplicateMails, r.LateAtEnd, r.Canaries)
 }

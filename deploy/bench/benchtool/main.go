@@ -7,6 +7,7 @@
 //	benchtool etcd-leader URL...           print the client URL of the etcd leader
 //	benchtool raft-index URL               print a coal-mine or etcd node's commit index
 //	benchtool late [flags]                 the late-detection scenario (see late.go)
+//	benchtool storm [flags]                late with a webhook channel, 1 s window (storm.go)
 //	benchtool table DIR                    print the results table of one run
 package main
 
@@ -19,7 +20,7 @@ import (
 	"syscall"
 )
 
-var errUsage = errors.New(`usage: benchtool ports N | wait-ready URL... | leader URL | etcd-leader URL... | raft-index URL | late [flags] | scale-import [flags] | table DIR`)
+var errUsage = errors.New(`usage: benchtool ports N | wait-ready URL... | leader URL | etcd-leader URL... | raft-index URL | late [flags] | storm [flags] | scale-import [flags] | table DIR`)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -49,8 +50,8 @@ func run(ctx context.Context, args []string) error {
 		return printEtcdLeader(ctx, os.Stdout, rest)
 	case cmd == "raft-index" && len(rest) == 1:
 		return printRaftIndex(ctx, os.Stdout, rest[0])
-	case cmd == "late":
-		return runLate(ctx, os.Stdout, rest)
+	case cmd == "late" || cmd == "storm":
+		return runLate(ctx, os.Stdout, cmd, rest)
 	case cmd == "scale-import":
 		return runScaleImport(ctx, os.Stdout, rest)
 	case cmd == "table" && len(rest) == 1:

@@ -46,12 +46,13 @@ var scenarios = []scenario{
 	{file: "etcd-32", label: "etcd leader, 32 conns"},
 	{file: "etcd-1", label: "etcd leader, 1 conn"},
 	{file: "late-load", label: "coal-mine leader, 32 conns, during the late test"},
+	{file: "storm-load", label: "coal-mine leader, 32 conns, during the storm test"},
 	{file: "scale-load", label: "coal-mine leader, 32 conns, with the scale canaries"},
 	{file: "scale-backup-load", label: "the same, during a backup"},
 }
 
-// printTable prints the rows whose reports exist in dir, then the late-detection and
-// scale summaries if there are some.
+// printTable prints the rows whose reports exist in dir, then the late-detection,
+// storm and scale summaries if there are some.
 func printTable(w io.Writer, dir string) error {
 	results := map[string]benchResult{}
 	for _, s := range scenarios {
@@ -83,6 +84,19 @@ func printTable(w io.Writer, dir string) error {
 	} else if found {
 		fmt.Fprintln(w)
 		if err := writeLateSummary(w, late); err != nil {
+			return err
+		}
+	}
+	var storm lateReport
+	if found, err := readReport(dir, "storm.json", &storm); err != nil {
+		return err
+	} else if found {
+		var load *benchResult
+		if r, ok := results["storm-load"]; ok {
+			load = &r
+		}
+		fmt.Fprintln(w)
+		if err := writeStormSummary(w, storm, load); err != nil {
 			return err
 		}
 	}
