@@ -33,10 +33,13 @@ func target(ch fsm.Channel) hook.Target {
 // ValidateChannel checks a channel's settings the way delivery will use them (it
 // implements http.ChannelTester).
 func (s *Service) ValidateChannel(ch fsm.Channel) error {
-	if ch.Kind == fsm.ChannelEmail {
+	switch ch.Kind {
+	case fsm.ChannelEmail:
 		return nil // the state machine checks the addresses
+	case fsm.ChannelWebhook, fsm.ChannelSlack, fsm.ChannelPagerDuty:
+		return hook.Validate(target(ch))
 	}
-	return hook.Validate(target(ch))
+	return errors.New("kind must be email, webhook, slack or pagerduty")
 }
 
 // TestChannel sends a test message through ch from this node and returns what the

@@ -294,7 +294,11 @@ func (d *dispatcher) sendMail(ctx context.Context, r fsm.Notification) (outcome,
 		return failed, err
 	}
 	s.metrics.sent.WithLabelValues(string(r.Kind), "sent").Inc()
-	s.log.Info(fmt.Sprintf("notified for canary %s (%s, %s)", r.Name, r.CanaryID, msg.Subject),
+	about := fmt.Sprintf("canary %s (%s, %s)", r.Name, r.CanaryID, msg.Subject)
+	if r.CanaryID == "" {
+		about = "the admins (" + msg.Subject + ")" // the cluster's own events
+	}
+	s.log.Info("notified for "+about,
 		"id", r.CanaryID, "kind", r.Kind, "seq", r.Seq, "to", r.Emails, "message_id", msg.MessageID)
 	return delivered, nil
 }

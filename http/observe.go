@@ -105,8 +105,13 @@ func (s *server) observe(c *gin.Context) {
 	)
 }
 
-// redactQuery replaces the value of every auth_key parameter, however its name is
-// encoded, so the key never reaches a log.
+// secretParams are the parameters whose values never reach a log: the key, and a
+// channel's settings that hold secrets (a webhook URL's path and token, its headers,
+// a PagerDuty routing key, a body template that may embed either).
+var secretParams = map[string]bool{"auth_key": true, "url": true, "header": true, "routing_key": true, "body": true}
+
+// redactQuery replaces the value of every secret parameter, however its name is
+// encoded, so no secret reaches a log.
 func redactQuery(raw string) string {
 	if raw == "" {
 		return ""
@@ -114,7 +119,7 @@ func redactQuery(raw string) string {
 	pairs := strings.Split(raw, "&")
 	for i, pair := range pairs {
 		name, _, _ := strings.Cut(pair, "=")
-		if unquote(name) == "auth_key" {
+		if secretParams[unquote(name)] {
 			pairs[i] = name + "=REDACTED"
 		}
 	}

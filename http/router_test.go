@@ -236,3 +236,13 @@ func TestRecoverTurnsAPanicInto500(t *testing.T) {
 	}
 	expectStatus(t, n.get(t, "/healthz"), http.StatusOK)
 }
+
+// TestAccessLogHidesChannelSecrets: a channel's URL, headers, routing key and body
+// template are secrets: the debug access log shows none of them.
+func TestAccessLogHidesChannelSecrets(t *testing.T) {
+	n := newNode(t, nil, withAuth("k"))
+	n.get(t, channelPrefix+"create?auth_key=k&name=s&kind=webhook&url=http://h/SECRETPATH?token%3DSECRETTOKEN&header=Authorization:+Bearer+SECRETHEADER&body=SECRETBODY&routing_key=SECRETKEY")
+	if logs := n.logText(); strings.Contains(logs, "SECRET") || !strings.Contains(logs, "url=REDACTED") {
+		t.Fatalf("access log:\n%s", logs)
+	}
+}

@@ -13,8 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 )
 
@@ -334,7 +337,23 @@ var templateFuncs = template.FuncMap{
 		}
 		return strings.TrimSuffix(b.String(), "\n"), nil
 	},
+	// printf replaces the built-in: a width or precision such as %999999999s would
+	// make fmt build a gigabyte before the output bound could refuse it.
+	"printf": func(format string, args ...any) (string, error) {
+		for _, m := range formatNumber.FindAllString(format, -1) {
+			if n, err := strconv.Atoi(strings.TrimLeft(m, "%.-+# 0")); err != nil || n > maxFormatNumber {
+				return "", fmt.Errorf("printf: a width or precision is at most %d", maxFormatNumber)
+			}
+		}
+		return fmt.Sprintf(format, args...), nil
+	},
 }
+
+// formatNumber finds the widths and precisions of a printf format; maxFormatNumber
+// bounds them.
+var formatNumber = regexp.MustCompile(`%[-+# 0]*[0-9]+|\.[0-9]+`)
+
+const maxFormatNumber = 10000
 
 // checkTemplate parses a webhook body template and tries it on sampleEvent. An empty
 // body means the default JSON one, and yields nil.
@@ -349,10 +368,39 @@ func checkTemplate(body string) (*template.Template, error) {
 	if err != nil {
 		return nil, invalid("webhook body template does not parse: %v", err)
 	}
+	// An event holds nothing to range over, and a range over an integer is a loop
+	// that no deadline can stop: it would hold a dispatcher (and a CPU) for good.
+	for _, t := range tmpl.Templates() {
+		if t.Tree != nil && hasRange(t.Tree.Root) {
+			return nil, invalid("webhook body template may not use range")
+		}
+	}
 	if _, err := render(tmpl, sampleEvent); err != nil {
 		return nil, invalid("webhook body template fails on a sample event: %v", err)
 	}
 	return tmpl, nil
+}
+
+// hasRange reports whether a template's parse tree holds a range.
+func hasRange(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return false
+		}
+		for _, c := range n.Nodes {
+			if hasRange(c) {
+				return true
+			}
+		}
+	case *parse.RangeNode:
+		return true
+	case *parse.IfNode:
+		return hasRange(n.List) || hasRange(n.ElseList)
+	case *parse.WithNode:
+		return hasRange(n.List) || hasRange(n.ElseList)
+	}
+	return false
 }
 
 // render executes a body template, bounded by maxRendered.

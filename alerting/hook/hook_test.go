@@ -402,7 +402,7 @@ func TestValidate(t *testing.T) {
 		{"template does not parse", Target{Kind: KindWebhook, URL: u, Body: "{{.Event"}, "body template does not parse"},
 		{"template fails to execute", Target{Kind: KindWebhook, URL: u, Body: "{{.Nope}}"}, "body template fails on a sample event"},
 		{"template too large", Target{Kind: KindWebhook, URL: u, Body: strings.Repeat("x", 16<<10+1)}, "longer than 16384 bytes"},
-		{"template output too large", Target{Kind: KindWebhook, URL: u, Body: "{{range 100}}{{range 100}}" + strings.Repeat("x", 200) + "{{end}}{{end}}"}, "larger than"},
+		{"template output too large", Target{Kind: KindWebhook, URL: u, Body: `{{printf "%9000s" "x"}}{{printf "%9000s" "x"}}` + strings.Repeat(`{{printf "%9000s" "x"}}`, 150)}, "larger than"},
 		{"slack without url", Target{Kind: KindSlack}, "url is required"},
 		{"slack bad scheme", Target{Kind: KindSlack, URL: "javascript://hooks.slack.com/" + pathSecret}, "scheme must be http or https"},
 		{"pagerduty without routing key", Target{Kind: KindPagerDuty}, "routing key is required"},
@@ -523,5 +523,33 @@ func TestTruncate(t *testing.T) {
 		if got := truncate(tc.s, tc.n); got != tc.want {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestValidateRefusesLoops: a range over an integer is a loop no deadline stops, even
+// one that behaves on the sample event; events hold nothing to range over.
+func TestValidateRefusesLoops(t *testing.T) {
+	for _, body := range []string{
+		`{{range 100000000000}}{{end}}`,
+		`{{if ne .Seq 42}}{{range 100000000000}}{{end}}{{end}}x`,
+		`{{define "t"}}{{range 5}}.{{end}}{{end}}{{template "t"}}`,
+		`{{with .Canary}}{{range 3}}{{end}}{{end}}`,
+	} {
+		err := Validate(Target{Kind: KindWebhook, URL: "http://example.org/", Body: body})
+		if err == nil || !strings.Contains(err.Error(), "may not use range") {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+}
+
+// TestPrintfWidthsAreBounded: a huge width is refused before fmt allocates it.
+func TestPrintfWidthsAreBounded(t *testing.T) {
+	for _, body := range []string{`{{printf "%999999999s" "x"}}`, `{{printf "%.999999999f" 1.0}}`} {
+		if err := Validate(Target{Kind: KindWebhook, URL: "http://example.org/", Body: body}); err == nil || !strings.Contains(err.Error(), "at most") {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	if err := Validate(Target{Kind: KindWebhook, URL: "http://example.org/", Body: `{{printf "%-12s %5.2f" .Event 1.5}}`}); err != nil {
+		t.Errorf("an ordinary printf: %v", err)
 	}
 }
