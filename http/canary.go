@@ -120,6 +120,12 @@ func (s *server) update(c *gin.Context, p *params) {
 }
 
 func (s *server) get(c *gin.Context, p *params) {
+	s.readCanary(c, p, s.canaryReply)
+}
+
+// readCanary answers a read of one canary (get, runs): id, slug or name, and
+// consistent, as get has always taken them.
+func (s *server) readCanary(c *gin.Context, p *params, render func(*fsm.Canary) reply) {
 	if err := p.allow("id", "name", "slug", "consistent"); err != nil {
 		s.fail(c, err)
 		return
@@ -143,7 +149,7 @@ func (s *server) get(c *gin.Context, p *params) {
 		if err != nil {
 			return errorToReply(err)
 		}
-		return s.canaryReply(canary)
+		return render(canary)
 	})
 }
 

@@ -175,29 +175,7 @@ type runJSON struct {
 }
 
 func (s *server) runs(c *gin.Context, p *params) {
-	if err := p.allow("id", "name", "slug", "consistent"); err != nil {
-		s.fail(c, err)
-		return
-	}
-	consistent, _, err := p.boolean("consistent")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	t, err := identify(p, true)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.read(c, consistent, func() reply {
-		id, err := s.resolve(t)
-		if err != nil {
-			return errorToReply(err)
-		}
-		canary, err := s.store.Get(id)
-		if err != nil {
-			return errorToReply(err)
-		}
+	s.readCanary(c, p, func(canary *fsm.Canary) reply {
 		return okReply(runsReply{Status: "ok", Runs: renderRuns(canary)})
 	})
 }
