@@ -170,29 +170,23 @@ func New(cfg Config) *Service {
 		cfg.RetryMax = DefaultRetryMax
 	}
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
-	if cfg.GiveUpAfter <= 0 {
-		cfg.GiveUpAfter = DefaultGiveUpAfter
-	}
-	if cfg.WatcherStuckAfter <= 0 {
-		cfg.WatcherStuckAfter = DefaultWatcherStuckAfter
-	}
-	if cfg.DispatcherStuckAfter <= 0 {
-		cfg.DispatcherStuckAfter = DefaultDispatcherStuckAfter
-	}
-	if cfg.MemberDownAfter <= 0 {
-		cfg.MemberDownAfter = DefaultMemberDownAfter
-	}
-	if cfg.FailingAfter <= 0 {
-		cfg.FailingAfter = DefaultFailingAfter
-	}
-	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if cfg.TickEvery <= 0 {
-		cfg.TickEvery = DefaultTickEvery
-	}
-	if cfg.OutageAfter <= 0 {
-		cfg.OutageAfter = DefaultOutageAfter
+	// Durations left zero take their defaults.
+	for _, d := range []struct {
+		setting *time.Duration
+		def     time.Duration
+	}{
+		{&cfg.GiveUpAfter, DefaultGiveUpAfter},
+		{&cfg.WatcherStuckAfter, DefaultWatcherStuckAfter},
+		{&cfg.DispatcherStuckAfter, DefaultDispatcherStuckAfter},
+		{&cfg.MemberDownAfter, DefaultMemberDownAfter},
+		{&cfg.FailingAfter, DefaultFailingAfter},
+		{&cfg.HeartbeatInterval, DefaultHeartbeatInterval},
+		{&cfg.TickEvery, DefaultTickEvery},
+		{&cfg.OutageAfter, DefaultOutageAfter},
+	} {
+		if *d.setting <= 0 {
+			*d.setting = d.def
+		}
 	}
 	if cfg.MaxRefusals <= 0 {
 		cfg.MaxRefusals = DefaultMaxRefusals
