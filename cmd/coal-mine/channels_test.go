@@ -52,11 +52,6 @@ func TestWebhooksThroughALeaderKill(t *testing.T) {
 	defer srv.Close()
 	sink := startSink(t)
 	c := startCluster(t, buildBinary(t), sink.Addr(), 3)
-	defer func() {
-		for _, d := range c.nodes {
-			d.kill()
-		}
-	}()
 	leader := c.leader(10 * time.Second)
 	f := c.followers(leader)
 	q := url.Values{"name": {"hook"}, "kind": {"webhook"}, "url": {srv.URL + "/in"}, "default": {"true"}, "auth_key": {f[0].authKey}}

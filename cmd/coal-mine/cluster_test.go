@@ -38,6 +38,13 @@ func startClusterWith(t *testing.T, bin, sinkAddr string, n int, env ...string) 
 		gossip[i] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	}
 	c := &testCluster{t: t}
+	// Every node dies with the test, whatever it did to them (a kill of a dead process
+	// is a no-op).
+	t.Cleanup(func() {
+		for _, d := range c.nodes {
+			d.kill()
+		}
+	})
 	for i := 0; i < n; i++ {
 		d := newDaemon(t, bin, sinkAddr)
 		d.env = append(d.env, env...)
@@ -126,11 +133,6 @@ func TestClusterSurvivesLeaderKillAndRestarts(t *testing.T) {
 	}
 	sink := startSink(t)
 	c := startCluster(t, buildBinary(t), sink.Addr(), 3)
-	defer func() {
-		for _, d := range c.nodes {
-			d.kill()
-		}
-	}()
 	leader := c.leader(10 * time.Second)
 	followers := c.followers(leader)
 

@@ -67,11 +67,6 @@ func TestSignalsAndTimersOnACluster(t *testing.T) {
 	}
 	sink := startSink(t)
 	c := startCluster(t, buildBinary(t), sink.Addr(), 3)
-	defer func() {
-		for _, d := range c.nodes {
-			d.kill()
-		}
-	}()
 	leader := c.leader(10 * time.Second)
 	f := c.followers(leader)
 	create := func(name string, extra url.Values) string {
@@ -167,11 +162,6 @@ func TestWholeClusterOutageMovesDeadlines(t *testing.T) {
 	sink := startSink(t)
 	bin := buildBinary(t)
 	c := startClusterWith(t, bin, sink.Addr(), 3, "COAL_MINE_ADMIN_EMAIL=admin@example.org")
-	defer func() {
-		for _, d := range c.nodes {
-			d.kill()
-		}
-	}()
 	leader := c.leader(10 * time.Second)
 	id := leader.mustCall("create", url.Values{"name": {"Every eight"}, "periodicity": {"8"}, "email": {"ops@example.org"}})["canary"].(map[string]any)["id"].(string)
 	for _, d := range c.nodes {
