@@ -112,7 +112,8 @@ func (s *suite) teardown(t *testing.T) {
 	}
 }
 
-// saveLogs writes every container's log to deploy/e2e/.work/ and shows the end of it.
+// saveLogs writes every container's log to deploy/e2e/.work/ and shows only its last
+// lines, so that the failure above them stays in view of a CI summary.
 func (s *suite) saveLogs(t *testing.T) {
 	logs, err := s.project.run("logs", "--no-color", "--timestamps")
 	if err != nil {
@@ -120,7 +121,7 @@ func (s *suite) saveLogs(t *testing.T) {
 		return
 	}
 	lines := strings.Split(logs, "\n")
-	t.Logf("last lines of the containers' logs:\n%s", strings.Join(lines[max(0, len(lines)-150):], "\n"))
+	t.Logf("last lines of the containers' logs:\n%s", strings.Join(lines[max(0, len(lines)-20):], "\n"))
 	dir := filepath.Join(filepath.Dir(s.project.file), "deploy", "e2e", ".work")
 	if err := os.MkdirAll(dir, 0o755); err == nil {
 		file := filepath.Join(dir, s.project.name+".log")
