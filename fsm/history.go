@@ -95,9 +95,32 @@ func (h History) NewestFirst() []HistoryEntry {
 	return out
 }
 
-// Newest returns the newest n entries (all if there are fewer), newest first.
+// Newest returns the newest n entries (all if there are fewer), newest first. Every
+// notification carries a few: the older entries are stepped over, not decoded, since
+// a history holds up to a thousand and a storm builds ten thousand notifications.
 func (h History) Newest(n int) []HistoryEntry {
-	return slices.Clone(h.NewestFirst()[:min(n, h.n)])
+	n = max(0, min(n, h.n))
+	b := h.packed
+	for range h.n - n {
+		b = b[entrySize(b):]
+	}
+	out := make([]HistoryEntry, n)
+	for i := n - 1; i >= 0; i-- {
+		e, size := decodeEntry(b)
+		out[i] = e
+		b = b[size:]
+	}
+	return out
+}
+
+// entrySize is how many bytes the entry at the start of b takes.
+func entrySize(b []byte) int {
+	_, n := binary.Varint(b)
+	code, m := binary.Uvarint(b[n:])
+	if code >= literalComment {
+		return n + m + int(code-literalComment)
+	}
+	return n + m
 }
 
 // Last is the newest entry; ok is false for an empty history.

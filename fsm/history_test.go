@@ -144,3 +144,28 @@ func TestHistoryEncodingIsCanonical(t *testing.T) {
 		t.Error("the same entries packed two ways differ")
 	}
 }
+
+// Newest steps over the older entries without decoding them: it must land on the same
+// entries as decoding them all, whatever mix of coded and spelled-out comments is before.
+func TestNewestIsTheTailOfNewestFirst(t *testing.T) {
+	var entries []HistoryEntry
+	for i := range 12 {
+		comment := triggerComment
+		switch i % 4 {
+		case 1:
+			comment = fmt.Sprintf("Triggered (run %d)", i)
+		case 2:
+			comment = ""
+		case 3:
+			comment = strings.Repeat("é", 200) // a length over one varint byte
+		}
+		entries = append(entries, NewHistoryEntry(t0.Add(time.Duration(i)*time.Minute), comment))
+	}
+	h := NewHistory(entries...)
+	for _, n := range []int{-1, 0, 1, 3, 11, 12, 20} {
+		want := h.NewestFirst()[:max(0, min(n, h.Len()))]
+		if got := h.Newest(n); !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+			t.Errorf("Newest(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
