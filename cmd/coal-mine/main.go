@@ -142,8 +142,9 @@ func run(ctx context.Context, cfg Config) error {
 	node.HandleForwarded(proposer.ServeForwarded)
 
 	alerts := alerting.New(alerting.Config{
-		Store:             state,
-		Proposer:          proposer,
+		Store: state,
+		// The leader's own commands queue behind the clients' (Proposer.Background).
+		Proposer:          proposer.Background(),
 		Notifier:          notifier(cfg, logger),
 		Sender:            cfg.EmailSender,
 		Logger:            logger,

@@ -50,6 +50,8 @@ type Options struct {
 	// PipelineMin is how many commands must be waiting before a further entry goes out
 	// while another is still in flight.
 	PipelineMin int
+	// MaxBackground is the most background commands (see Background) in one entry.
+	MaxBackground int
 	// Linger is the longest an entry waits, after the last one committed, for the
 	// clients that entry answered to send their next commands (see next).
 	Linger time.Duration
@@ -68,6 +70,7 @@ type Proposer struct {
 	cluster Cluster
 	opts    Options
 	slots   chan struct{} // one per queued command: a full queue makes Propose wait
+	bgSlots chan struct{} // the same for background commands
 	stop    chan struct{}
 	exited  chan struct{}                 // closed once every entry in flight has been answered
 	tick    atomic.Pointer[chan struct{}] // see ticker
@@ -76,9 +79,11 @@ type Proposer struct {
 
 	mu         sync.Mutex
 	queue      []*request // waiting for an entry
+	background []*request // background commands waiting for an entry
 	inflight   int        // entries sent and not yet answered
-	target     int        // commands the next entry waits for (see ready)
-	lastCommit time.Time  // when the last entry committed
+	clients    int        // of those, entries that carry clients' (not background) commands
+	target     int        // clients' commands the next entry waits for (see ready)
+	lastCommit time.Time  // when the last entry with clients' commands committed
 	linger     *time.Timer
 	lingering  bool // linger is armed
 	stopped    bool
@@ -86,10 +91,11 @@ type Proposer struct {
 }
 
 type request struct {
-	ctx      context.Context
-	deadline time.Time // the entry that carries it gives up then; zero: defaultApplyTimeout
-	cmd      fsm.Command
-	result   chan outcome
+	background bool
+	ctx        context.Context
+	deadline   time.Time // the entry that carries it gives up then; zero: defaultApplyTimeout
+	cmd        fsm.Command
+	result     chan outcome
 }
 
 type outcome struct {
@@ -108,6 +114,10 @@ func New(c Cluster, opts Options) *Proposer {
 	if opts.PipelineMin <= 0 {
 		opts.PipelineMin = opts.MaxBatch / 4
 	}
+	if opts.MaxBackground <= 0 {
+		opts.MaxBackground = max(1, opts.MaxBatch/4)
+	}
+	opts.MaxBackground = min(opts.MaxBackground, opts.MaxBatch)
 	if opts.Linger <= 0 {
 		opts.Linger = defaultLinger
 	}
@@ -118,6 +128,7 @@ func New(c Cluster, opts Options) *Proposer {
 		cluster: c,
 		opts:    opts,
 		slots:   make(chan struct{}, opts.MaxBatch*(opts.MaxInFlight+1)),
+		bgSlots: make(chan struct{}, opts.MaxBackground*(opts.MaxInFlight+1)),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
 	}
@@ -162,7 +173,7 @@ func (p *Proposer) Close() {
 		p.mu.Lock()
 		p.stopped = true
 		p.linger.Stop()
-		queued := p.take(len(p.queue))
+		queued := p.take(len(p.queue), len(p.background))
 		p.mu.Unlock()
 		for _, r := range queued {
 			r.result <- outcome{err: ErrStopped}
@@ -178,7 +189,23 @@ func (p *Proposer) Close() {
 // commit at all (ErrNotLeader, a context deadline, shutdown).
 func (p *Proposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
 	deadline, _ := ctx.Deadline()
-	return p.propose(ctx, cmd, deadline)
+	return p.propose(ctx, cmd, deadline, false)
+}
+
+// Background is the way in for the commands a leader makes for itself (mark-late, the
+// outbox's acknowledgements, ticks): they go into entries after the clients' commands,
+// at most MaxBackground in one entry, and queue apart from them. A storm of ten
+// thousand mark-lates and their acknowledgements then never stands in a queue ahead of
+// a trigger, and no entry a trigger rides in is made slow by hundreds of them.
+func (p *Proposer) Background() Background { return Background{p} }
+
+// Background proposes background commands (see Proposer.Background).
+type Background struct{ p *Proposer }
+
+// Propose is Proposer.Propose for a background command.
+func (b Background) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
+	deadline, _ := ctx.Deadline()
+	return b.p.propose(ctx, cmd, deadline, true)
 }
 
 // ProposeWithin is Propose bounded by timeout (which must be positive) as well as by
@@ -188,14 +215,18 @@ func (p *Proposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, er
 // every deadlineTick, is answered context.DeadlineExceeded at most that much late (the
 // entry may still commit, as with any timeout).
 func (p *Proposer) ProposeWithin(ctx context.Context, cmd fsm.Command, timeout time.Duration) (fsm.Result, error) {
-	return p.propose(ctx, cmd, time.Now().Add(timeout))
+	return p.propose(ctx, cmd, time.Now().Add(timeout), false)
 }
 
-func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.Time) (fsm.Result, error) {
-	req := &request{ctx: ctx, deadline: deadline, cmd: cmd, result: make(chan outcome, 1)}
+func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.Time, background bool) (fsm.Result, error) {
+	req := &request{background: background, ctx: ctx, deadline: deadline, cmd: cmd, result: make(chan outcome, 1)}
+	slots := p.slots
+	if background {
+		slots = p.bgSlots
+	}
 	for queued := false; !queued; {
 		select {
-		case p.slots <- struct{}{}:
+		case slots <- struct{}{}:
 			queued = true
 		case <-ctx.Done():
 			return fsm.Result{}, ctx.Err()
@@ -210,10 +241,14 @@ func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.T
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
-		<-p.slots
+		<-slots
 		return fsm.Result{}, ErrStopped
 	}
-	p.queue = append(p.queue, req)
+	if background {
+		p.background = append(p.background, req)
+	} else {
+		p.queue = append(p.queue, req)
+	}
 	batch := p.next()
 	p.mu.Unlock()
 	if batch != nil {
@@ -294,6 +329,11 @@ func stamp(cmd *fsm.Command, now time.Time) {
 //     committed, or at most Linger. A lone client in a closed loop loses nothing: the
 //     command it sends next is the whole target. Commands that arrive on their own (a
 //     load at a fixed rate, a burst of mark-lates) wait up to Linger.
+//
+// Background commands (see Background) ride along, at most MaxBackground an entry, and
+// never hold the clients' back: while only background entries are in flight, the
+// clients' commands go out as if none were, and the last place in flight is kept for
+// them.
 
 // next takes the batch that should go out now, if any, counting it in flight; otherwise
 // it arms the linger for commands that wait with nothing in flight. p.mu is held.
@@ -304,40 +344,66 @@ func (p *Proposer) next() []*request {
 	if p.ready() {
 		p.inflight++
 		p.sending.Add(1)
-		return p.take(min(len(p.queue), p.opts.MaxBatch))
+		background := min(len(p.background), p.opts.MaxBackground)
+		clients := min(len(p.queue), p.opts.MaxBatch-background)
+		if clients > 0 {
+			p.clients++
+		}
+		return p.take(clients, background)
 	}
-	if len(p.queue) > 0 && p.inflight == 0 && !p.lingering {
+	idle := p.inflight == 0 && p.waiting() > 0
+	if (idle || p.clients == 0 && len(p.queue) > 0) && !p.lingering {
 		p.lingering = true
 		p.linger.Reset(time.Until(p.lastCommit.Add(p.opts.Linger)))
 	}
 	return nil
 }
 
+// waiting is how many queued commands the next entry can carry.
+func (p *Proposer) waiting() int {
+	return len(p.queue) + min(len(p.background), p.opts.MaxBackground)
+}
+
 // ready reports whether the queued commands should go out as an entry now.
 func (p *Proposer) ready() bool {
-	n := len(p.queue)
+	n := p.waiting()
+	lingered := !time.Now().Before(p.lastCommit.Add(p.opts.Linger))
 	switch {
 	case n == 0 || p.inflight == p.opts.MaxInFlight:
 		return false
+	case len(p.queue) == 0 && p.inflight > 0 && p.inflight == p.opts.MaxInFlight-1:
+		return false // the last place in flight is the clients'
 	case n >= p.opts.MaxBatch:
 		return true
+	case len(p.queue) > 0 && p.clients == 0 && p.inflight > 0:
+		// Only background entries in flight: the clients' commands wait for none of them.
+		return len(p.queue) >= p.target || lingered
 	case p.inflight > 0:
-		return n >= p.opts.PipelineMin
+		return n >= p.opts.PipelineMin || len(p.background) >= p.opts.MaxBackground
 	default:
-		return n >= p.target || !time.Now().Before(p.lastCommit.Add(p.opts.Linger))
+		return n >= p.target || lingered
 	}
 }
 
-// take removes the first n queued commands and frees their slots. p.mu is held.
-func (p *Proposer) take(n int) []*request {
-	batch := slices.Clone(p.queue[:n])
-	rest := copy(p.queue, p.queue[n:])
-	clear(p.queue[rest:]) // no stale pointers past the end
-	p.queue = p.queue[:rest]
+// take removes the first n queued commands and the first background ones and frees
+// their slots: the clients' commands first in the entry. p.mu is held.
+func (p *Proposer) take(n, background int) []*request {
+	batch := make([]*request, 0, n+background)
+	batch = append(batch, dequeue(&p.queue, n, p.slots)...)
+	return append(batch, dequeue(&p.background, background, p.bgSlots)...)
+}
+
+// dequeue removes the first n requests of a queue and frees as many of its slots.
+func dequeue(queue *[]*request, n int, slots chan struct{}) []*request {
+	q := *queue
+	taken := slices.Clone(q[:n])
+	rest := copy(q, q[n:])
+	clear(q[rest:]) // no stale pointers past the end
+	*queue = q[:rest]
 	for range n {
-		<-p.slots
+		<-slots
 	}
-	return batch
+	return taken
 }
 
 // lingerEnded sends the waiting commands once the linger has passed (on the timer's
@@ -356,13 +422,17 @@ func (p *Proposer) lingerEnded() {
 // meanwhile (a full batch, or a pipelined one) goes out from a goroutine of its own, so
 // that the caller running send is not kept from its own answer.
 func (p *Proposer) send(batch []*request) {
+	clients := len(batch) > 0 && !batch[0].background // take puts the clients' first
 	done := p.commit(batch)
 	p.mu.Lock()
 	p.inflight--
-	p.lastCommit = time.Now()
-	// Counted before the answers go out: a client that answers back at once must not
-	// count twice, once in the entry and once in the queue.
-	p.target = len(done.requests) + len(p.queue)
+	if clients {
+		p.clients--
+		p.lastCommit = time.Now()
+		// Counted before the answers go out: a client that answers back at once must
+		// not count twice, once in the entry and once in the queue.
+		p.target = done.clientCommands() + len(p.queue)
+	}
 	next := p.next()
 	p.mu.Unlock()
 	done.answer()
@@ -411,6 +481,17 @@ func (p *Proposer) commit(batch []*request) committed {
 		}
 	}
 	return done
+}
+
+// clientCommands counts the commands of the entry that are not background ones.
+func (c committed) clientCommands() int {
+	n := 0
+	for _, r := range c.requests {
+		if !r.background {
+			n++
+		}
+	}
+	return n
 }
 
 // answer hands out an entry's answers.
