@@ -30,7 +30,8 @@
 # Environment: BENCH_DURATION (measured time per scenario, default 20s), BENCH_WARMUP
 # (2s), BENCH_CANARIES (1000), BENCH_LATE=0 skips the late scenario,
 # BENCH_LATE_CANARIES (10000), BENCH_LATE_RATE (2000), BENCH_STORM=0 skips the storm
-# scenario, BENCH_STORM_CANARIES (10000), ETCD (etcd binary; default: etcd
+# scenario, BENCH_STORM_CANARIES (10000), BENCH_CLOSED=0 skips the closed-loop scenarios
+# (leader-32, follower-32, leader-1 and etcd's), ETCD (etcd binary; default: etcd
 # on PATH, none skips etcd), BENCH_OUT (keep the JSON reports and logs in this directory;
 # default: a temporary directory, removed at exit), BENCH_PERF=1 (with BENCH_OUT: record
 # a CPU profile of the leader with perf during leader-32; durations in seconds, "20s"),
@@ -192,7 +193,9 @@ if [ "${BENCH_PERF:-0}" != 0 ]; then
     >"$work/perf.log" 2>&1 &
   perf_job=$!
 fi
+if [ "${BENCH_CLOSED:-1}" != 0 ]; then
 coal_mine_scenario leader-32 --node "$leader" --connections 32
+fi
 if [ -n "${perf_job:-}" ]; then
   wait "$perf_job" || say "perf record failed: $(tail -1 "$work/perf.log")"
   perf report -i "$out/leader-32.perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
@@ -201,10 +204,12 @@ if [ -n "${perf_job:-}" ]; then
     grep -v '^$' | head -80 >"$out/leader-32.perf-children.txt" || true
   say "leader CPU profile: $out/leader-32.perf.txt (self), $out/leader-32.perf-children.txt (inclusive)"
 fi
-etcd_scenario etcd-32 32
-coal_mine_scenario follower-32 --node "$follower" --connections 32
-coal_mine_scenario leader-1 --node "$leader" --connections 1
-etcd_scenario etcd-1 1
+if [ "${BENCH_CLOSED:-1}" != 0 ]; then
+  etcd_scenario etcd-32 32
+  coal_mine_scenario follower-32 --node "$follower" --connections 32
+  coal_mine_scenario leader-1 --node "$leader" --connections 1
+  etcd_scenario etcd-1 1
+fi
 # etcd has been measured: the rest is coal-mine's alone.
 for pid in "${etcd_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 for pid in "${etcd_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
