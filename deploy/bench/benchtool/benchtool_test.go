@@ -286,7 +286,7 @@ func TestTableStormSummary(t *testing.T) {
 			DeliveryMS: latenessStats{Count: 10000, P50: 900, P99: 2500, Max: 3000}}})
 	for name, body := range map[string]string{
 		"storm.json":      string(storm),
-		"storm-load.json": `{"requests_per_second": 2000, "rate": 2000, "errors": 0, "latency_ms": {"p50": 2, "p99": 9.5, "max": 40}}`,
+		"storm-load.json": `{"requests_per_second": 2000, "rate": 2000, "connections": 128, "errors": 0, "latency_ms": {"p50": 2, "p99": 9.5, "max": 40}}`,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -296,7 +296,7 @@ func TestTableStormSummary(t *testing.T) {
 	if err := printTable(&out, dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"during the storm test", "storm: 10000 canaries due within 1s",
+	for _, want := range []string{"leader, 128 conns, during the storm test", "storm: 10000 canaries due within 1s",
 		"p50 900.0ms  p99 2500.0ms  max 3000.0ms  delivered 10000 of 10000  missing 0",
 		"webhook deliveries 10001, duplicates 1 (extra idempotency keys 0)",
 		"target every webhook within 10s: pass (10000 of 10000 delivered, max 3000.0ms)",

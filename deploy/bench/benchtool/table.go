@@ -21,6 +21,7 @@ type benchResult struct {
 	ErrorsByKind      map[string]int64 `json:"errors_by_kind"`
 	Rate              float64          `json:"rate"`
 	ClientCPUCores    float64          `json:"client_cpu_cores"`
+	Connections       int              `json:"connections"`
 	// From <file>.cpu.json, measured by run.sh over warm-up and run together.
 	ServerCPUCores float64 `json:"server_cpu_cores"`
 	RaftEntries    float64 `json:"raft_entries_per_second"`
@@ -39,6 +40,14 @@ type scenario struct {
 	leader string // for a follower: the leader row, for the follower/leader ratio
 }
 
+// labelFor is the row's label, with the connections the report used where it has %d.
+func (s scenario) labelFor(r benchResult) string {
+	if strings.Contains(s.label, "%d") {
+		return fmt.Sprintf(s.label, r.Connections)
+	}
+	return s.label
+}
+
 var scenarios = []scenario{
 	{file: "leader-32", label: "coal-mine leader, 32 conns", etcd: "etcd-32"},
 	{file: "follower-32", label: "coal-mine follower, 32 conns", etcd: "etcd-32", leader: "leader-32"},
@@ -46,7 +55,7 @@ var scenarios = []scenario{
 	{file: "etcd-32", label: "etcd leader, 32 conns"},
 	{file: "etcd-1", label: "etcd leader, 1 conn"},
 	{file: "late-load", label: "coal-mine leader, 32 conns, during the late test"},
-	{file: "storm-load", label: "coal-mine leader, 32 conns, during the storm test"},
+	{file: "storm-load", label: "coal-mine leader, %d conns, during the storm test"},
 	{file: "scale-load", label: "coal-mine leader, 32 conns, with the scale canaries"},
 	{file: "scale-backup-load", label: "the same, during a backup"},
 }
@@ -155,7 +164,7 @@ func writeTable(w io.Writer, results map[string]benchResult) error {
 			batch = fmt.Sprintf("%.1f", r.RequestsPerSecond/r.RaftEntries)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\n",
-			s.label, rate, r.LatencyMS.P50, r.LatencyMS.P99, r.LatencyMS.Max, errorCell(r), cpu, batch, ratio)
+			s.labelFor(r), rate, r.LatencyMS.P50, r.LatencyMS.P99, r.LatencyMS.Max, errorCell(r), cpu, batch, ratio)
 	}
 	return tw.Flush()
 }
