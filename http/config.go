@@ -27,6 +27,9 @@ type Store interface {
 	List(fsm.Filter) ([]*fsm.Canary, bool)
 	Channel(name string) (*fsm.Channel, error)
 	Channels() []*fsm.Channel
+	// Len and Outbox are for the web interface's cluster page.
+	Len() int
+	Outbox() []fsm.Notification
 }
 
 // ChannelTester checks a channel's settings the way the dispatcher will use them, and
@@ -135,6 +138,12 @@ type Config struct {
 	// ForwardClient streams a restore's upload to the leader. Nil makes a keep-alive
 	// client.
 	ForwardClient *http.Client
+	// PublicURL is the server as users reach it: the web interface's ping URLs use it.
+	PublicURL string
+	// PublicBadges serves /badge/ without a key when the API has one.
+	PublicBadges bool
+	// Version is shown by the web interface.
+	Version string
 }
 
 // Defaults for the zero values of Config.

@@ -4,9 +4,11 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coal-mine/coal-mine/fsm"
+	webui "github.com/coal-mine/coal-mine/http/ui"
 	"github.com/gin-gonic/gin"
 )
 
@@ -63,7 +65,14 @@ func NewHandler(cfg Config) http.Handler {
 		metrics:         newMetrics(cfg.Registry),
 		channels:        cfg.Channels,
 	}
-	return s.routes()
+	r := s.routes()
+	// The web interface: its forms go through r, the API, as a client's calls would.
+	webui.Register(r, webui.Config{
+		Store: cfg.Store, API: r, AuthKey: cfg.AuthKey, ReadOnlyKey: cfg.ReadOnlyKey,
+		PublicBadges: cfg.PublicBadges, Status: cfg.Cluster.Status, PublicURL: cfg.PublicURL,
+		Version: cfg.Version, Logger: cfg.Logger, Now: cfg.Now,
+	})
+	return r
 }
 
 // NewServer wraps a handler in an http.Server whose timeouts and limits keep a slow or
@@ -97,6 +106,15 @@ func (s *server) routes() *gin.Engine {
 		r.GET(path, h)
 		r.POST(path, h)
 	}
+	// A browser at / goes to the web interface; anything else gets the 404 the original
+	// answered there.
+	getPost("/", func(c *gin.Context) {
+		if c.Request.Method == http.MethodGet && strings.Contains(c.GetHeader("Accept"), "text/html") {
+			c.Redirect(http.StatusFound, "/ui/")
+			return
+		}
+		s.writeError(c, http.StatusNotFound, msgNotFound)
+	})
 	getPost(canaryPrefix+"create", s.api(writeAccess, s.create))
 	getPost(canaryPrefix+"delete", s.api(writeAccess, s.delete))
 	getPost(canaryPrefix+"update", s.api(writeAccess, s.update))

@@ -62,7 +62,9 @@ type Config struct {
 	OutageAfter time.Duration
 	// PublicURL is the server as users reach it (links in messages); HeartbeatURL an
 	// outside dead man's switch the leader pings every HeartbeatInterval.
-	PublicURL         string
+	PublicURL string
+	// PublicBadges serves the status badges (/badge/<id>.svg) without a key.
+	PublicBadges      bool
 	HeartbeatURL      string
 	HeartbeatInterval time.Duration
 	SMTPHost          string
@@ -138,6 +140,7 @@ func settings() []setting {
 		{"email-sender", "EMAIL_SENDER", "email", "sender", "From address of notifications (empty: notifications are only logged)", setString(func(c *Config) *string { return &c.EmailSender }), func(c *Config) string { return c.EmailSender }},
 		{"admin-email", "COAL_MINE_ADMIN_EMAIL", "email", "admin", "addresses that receive the cluster's own events (an outage), comma separated", setList(func(c *Config) *[]string { return &c.AdminEmails }), func(c *Config) string { return strings.Join(c.AdminEmails, ",") }},
 		{"public-url", "COAL_MINE_PUBLIC_URL", "wsgi", "public_url", "the server's URL as its users reach it: every message links to the canary", setString(func(c *Config) *string { return &c.PublicURL }), func(c *Config) string { return c.PublicURL }},
+		{"public-badges", "COAL_MINE_PUBLIC_BADGES", "wsgi", "public_badges", "serve the status badges (/badge/<id>.svg and .json) without a key, for READMEs and wikis", setBool(func(c *Config) *bool { return &c.PublicBadges }), func(c *Config) string { return strconv.FormatBool(c.PublicBadges) }},
 		{"heartbeat-url", "COAL_MINE_HEARTBEAT_URL", "cluster", "heartbeat_url", "an outside dead man's switch the leader alone pings every --heartbeat-interval", setString(func(c *Config) *string { return &c.HeartbeatURL }), func(*Config) string { return "" }},
 		{"heartbeat-interval", "COAL_MINE_HEARTBEAT_INTERVAL", "cluster", "heartbeat_interval", "how often the leader pings --heartbeat-url", setDuration(func(c *Config) *time.Duration { return &c.HeartbeatInterval }), func(c *Config) string { return c.HeartbeatInterval.String() }},
 		{"outage-after", "COAL_MINE_OUTAGE_AFTER", "cluster", "outage_after", "a time without any write longer than this is an outage: deadlines that fell in it move by its length", setDuration(func(c *Config) *time.Duration { return &c.OutageAfter }), func(c *Config) string { return c.OutageAfter.String() }},

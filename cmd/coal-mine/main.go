@@ -177,6 +177,9 @@ func run(ctx context.Context, cfg Config) error {
 		Channels:      alerts,
 		Logger:        logger,
 		ForwardClient: http.NewForwardClient(forwardTLS),
+		PublicURL:     cfg.PublicURL,
+		PublicBadges:  cfg.PublicBadges,
+		Version:       version,
 	})
 	server := http.NewServer(listener.Addr().String(), handler)
 	server.TLSConfig = serverTLS

@@ -1,0 +1,46 @@
+// The pages work without this script. With it: times show in the browser's zone (UTC
+// on hover), pages marked live refresh in place every few seconds, copy fields select
+// themselves, and forms marked data-confirm ask first.
+(function () {
+  "use strict";
+  function localize(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      t.title = t.getAttribute("datetime").replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC");
+      t.textContent = d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    });
+  }
+  function wire(root) {
+    localize(root);
+    root.querySelectorAll("label.copy input").forEach(function (i) { i.addEventListener("focus", function () { i.select(); }); });
+    root.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (e) { if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault(); });
+    });
+  }
+  function busy() {
+    var a = document.activeElement;
+    return a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT") ||
+      document.querySelector("details[open]") !== null;
+  }
+  function refresh(main, seconds) {
+    setTimeout(function () {
+      if (document.hidden || busy()) { refresh(main, seconds); return; }
+      fetch(location.href, { credentials: "same-origin", headers: { "X-Coal-Mine-Refresh": "1" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html) {
+            var next = new DOMParser().parseFromString(html, "text/html").getElementById("live");
+            if (next) { main.innerHTML = next.innerHTML; wire(main); }
+          }
+        })
+        .catch(function () {})
+        .then(function () { refresh(main, seconds); });
+    }, seconds * 1000);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    wire(document);
+    var main = document.getElementById("live");
+    if (main && main.dataset.live) refresh(main, Number(main.dataset.live));
+  });
+})();
