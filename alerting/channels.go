@@ -121,7 +121,7 @@ func (s *Service) event(r fsm.Notification) hook.Event {
 			c.Slug, c.State = cur.Slug, cur.State()
 		}
 		if s.cfg.PublicURL != "" {
-			c.URL = strings.TrimRight(s.cfg.PublicURL, "/") + "/coal-mine/v1/canary/get?id=" + r.CanaryID
+			c.URL = strings.TrimRight(s.cfg.PublicURL, "/") + "/ui/canary/" + r.CanaryID
 		}
 		e.Canary = c
 	}

@@ -59,7 +59,7 @@ func TestHeartbeatOnlyWhileLeading(t *testing.T) {
 func TestMessagesLinkToTheCanary(t *testing.T) {
 	n := fsm.Notification{Seq: 1, Kind: fsm.KindLate, CanaryID: "fbkvlsby", Name: "Backup"}
 	body := NewMessage(n, "cm@example.org").WithLinks("https://cm.example.org/", n).Body
-	for _, want := range []string{"https://cm.example.org/coal-mine/v1/canary/get?id=fbkvlsby", "https://cm.example.org/fbkvlsby"} {
+	for _, want := range []string{"https://cm.example.org/ui/canary/fbkvlsby", "https://cm.example.org/fbkvlsby"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("body lacks %s:\n%s", want, body)
 		}

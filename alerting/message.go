@@ -40,7 +40,7 @@ func (m Message) WithLinks(publicURL string, n fsm.Notification) Message {
 		return m
 	}
 	base := strings.TrimRight(publicURL, "/")
-	m.Body += fmt.Sprintf("\nThe canary: %s/coal-mine/v1/canary/get?id=%s\nIts ping URL: %s/%s\n", base, n.CanaryID, base, n.CanaryID)
+	m.Body += fmt.Sprintf("\nThe canary: %s/ui/canary/%s\nIts ping URL: %s/%s\n", base, n.CanaryID, base, n.CanaryID)
 	return m
 }
 
