@@ -197,9 +197,8 @@ func (u *ui) act(c *gin.Context) {
 			params.Set("comment", comment)
 		}
 	case "pause":
-		// datetime-local has no zone: the form says it is UTC.
 		if until := strings.TrimSpace(c.PostForm("until")); until != "" {
-			t, err := time.Parse("2006-01-02T15:04", until)
+			t, err := pauseEnd(until)
 			if err != nil {
 				u.fail(c, http.StatusBadRequest, "until must be a date and time, like 2026-12-24T18:00.")
 				return
@@ -220,6 +219,16 @@ func (u *ui) act(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/ui/canary/"+id+"?notice="+action)
+}
+
+// pauseEnd reads the pause form's end: an RFC 3339 time (the script turns the
+// browser's local time into one), or datetime-local's zoneless form, read as UTC as
+// the form says when the script does not run.
+func pauseEnd(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Parse("2006-01-02T15:04", v)
 }
 
 // channelRow is a channel as the list shows it: where it goes without its secrets.

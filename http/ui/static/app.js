@@ -14,6 +14,17 @@
   function wire(root) {
     localize(root);
     root.querySelectorAll("label.copy input").forEach(function (i) { i.addEventListener("focus", function () { i.select(); }); });
+    // A datetime-local field has no zone: send the moment the browser means, in UTC.
+    root.querySelectorAll("input[type=datetime-local][data-local]").forEach(function (i) {
+      i.form.addEventListener("submit", function () {
+        if (!i.value) return;
+        var d = new Date(i.value);
+        if (isNaN(d)) return;
+        var hidden = document.createElement("input");
+        hidden.type = "hidden"; hidden.name = i.name; hidden.value = d.toISOString().replace(/\.\d+Z$/, "Z");
+        i.name = ""; i.form.appendChild(hidden);
+      });
+    });
     root.querySelectorAll("form[data-confirm]").forEach(function (f) {
       f.addEventListener("submit", function (e) { if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault(); });
     });
