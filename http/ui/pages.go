@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,7 +151,7 @@ func (u *ui) dashboard(c *gin.Context) {
 	}
 	query := strings.TrimSpace(c.Query("q"))
 	if query != "" {
-		flt.Search = regexp.MustCompile("(?i)" + regexp.QuoteMeta(query))
+		flt.Text = query
 	}
 	canaries, more := u.cfg.Store.List(flt)
 	rows := make([]row, len(canaries))
