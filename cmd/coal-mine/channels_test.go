@@ -14,10 +14,23 @@ import (
 	"github.com/coal-mine/coal-mine/deploy/testkit"
 )
 
-// hookReceiver records every webhook delivery: canary id and idempotency key.
+// hookReceiver records every webhook delivery: canary id and idempotency key, and how
+// many of each event.
 type hookReceiver struct {
-	mu   sync.Mutex
-	keys map[string]map[string]int // canary id -> idempotency key -> deliveries
+	mu     sync.Mutex
+	keys   map[string]map[string]int // canary id -> idempotency key -> deliveries
+	events map[string]int            // event -> deliveries
+}
+
+func newHookReceiver() *hookReceiver {
+	return &hookReceiver{keys: map[string]map[string]int{}, events: map[string]int{}}
+}
+
+// count is how many deliveries of an event arrived.
+func (h *hookReceiver) count(event string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.events[event]
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +52,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.keys[e.Canary.ID] = map[string]int{}
 	}
 	h.keys[e.Canary.ID][e.Key]++
+	h.events[e.Event]++
 }
 
 // TestWebhooksThroughALeaderKill: canaries going late while the leader is killed; the
@@ -47,7 +61,7 @@ func TestWebhooksThroughALeaderKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three real processes")
 	}
-	rc := &hookReceiver{keys: map[string]map[string]int{}}
+	rc := newHookReceiver()
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	sink := startSink(t)

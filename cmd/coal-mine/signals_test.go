@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -163,6 +164,14 @@ func TestWholeClusterOutageMovesDeadlines(t *testing.T) {
 	bin := buildBinary(t)
 	c := startClusterWith(t, bin, sink.Addr(), 3, "COAL_MINE_ADMIN_EMAIL=admin@example.org")
 	leader := c.leader(10 * time.Second)
+	// An admin webhook channel hears of the outage too.
+	rc := newHookReceiver()
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	q := url.Values{"name": {"admin-hook"}, "kind": {"webhook"}, "url": {srv.URL}, "admin": {"true"}, "auth_key": {leader.authKey}}
+	if resp, err := leader.http().Get(leader.base + "/coal-mine/v1/channel/create?" + q.Encode()); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("create the admin channel: %v %v", err, resp)
+	}
 	id := leader.mustCall("create", url.Values{"name": {"Every eight"}, "periodicity": {"8"}, "email": {"ops@example.org"}})["canary"].(map[string]any)["id"].(string)
 	for _, d := range c.nodes {
 		d.kill()
@@ -193,6 +202,12 @@ func TestWholeClusterOutageMovesDeadlines(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(got["history"]), "Deadline moved: monitor unavailable ") {
 		t.Fatalf("history: %v", got["history"])
 	}
+	testkit.Eventually(t, 30*time.Second, func() error {
+		if n := rc.count("outage"); n != 1 {
+			return fmt.Errorf("%d outage events at the admin webhook, want 1", n)
+		}
+		return nil
+	})
 	// It goes late at the moved deadline, not before.
 	if err := sink.WaitFor(ctx, 2); err != nil {
 		t.Fatalf("no LATE at the moved deadline: %v", err)
