@@ -32,6 +32,9 @@ type Store interface {
 	// Clock is the newest command time applied: when the cluster last accepted a write.
 	Clock() time.Time
 	Channel(name string) (*fsm.Channel, error)
+	// MembersReportedDown are the voters reported down and not yet back, with when they
+	// went down (replicated: a new leader does not report them again).
+	MembersReportedDown() map[string]time.Time
 }
 
 // Proposer commits commands through Raft. *propose.Proposer implements it; it stamps

@@ -10,8 +10,9 @@ import (
 
 // The watcher of the watcher: the leader tells the admins when a voter has been
 // unreachable for MemberDownAfter and when it is back, and when notifications have
-// been failing for FailingAfter. What it has reported is its own (not replicated): a
-// new leader reports a condition that still holds once more.
+// been failing for FailingAfter. Which voters were reported down is replicated: a new
+// leader reports only their return. Failing notifications are this leader's own (its
+// dispatcher's attempts): a new leader reports a failure that goes on once more.
 
 // healthEvery is how often the leader looks.
 const healthEvery = 5 * time.Second
@@ -89,6 +90,9 @@ func (s *Service) oldestFailing() (since time.Time, channel string) {
 func (s *Service) watchHealth(ctx context.Context) {
 	downSince := map[string]time.Time{}
 	reported := map[string]bool{}
+	for id, since := range s.cfg.Store.MembersReportedDown() {
+		downSince[id], reported[id] = since, true
+	}
 	failingReported, handedOver := false, false
 	t := time.NewTicker(healthEvery)
 	defer t.Stop()

@@ -55,6 +55,38 @@ func TestMemberDownAndBackAreReportedOnce(t *testing.T) {
 	})
 }
 
+// TestANewLeaderDoesNotReportADownMemberAgain: which voters were reported down is
+// replicated, so a leader that takes over (here the same service in a new term, on the
+// same state) reports only the voter's return.
+func TestANewLeaderDoesNotReportADownMemberAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		up := false
+		members := func() []Member {
+			mu.Lock()
+			defer mu.Unlock()
+			return []Member{{ID: "node1", Up: true}, {ID: "node2", Up: up}}
+		}
+		n := startNode(t, withAdmin, func(c *Config) { c.Members, c.MemberDownAfter = members, 30*time.Second })
+		lead(t, n)
+		testkit.Until(t, 2*time.Minute, "member down mail", func() bool { return len(n.notify.messages()) == 1 })
+		n.svc.Revoke()
+		lead(t, n)
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		if got := subjectsOf(n.notify.messages()); strings.Count(got, "[MEMBER DOWN]") != 1 {
+			t.Fatalf("after a new term: %s", got)
+		}
+		mu.Lock()
+		up = true
+		mu.Unlock()
+		testkit.Until(t, 30*time.Second, "member up mail", func() bool { return len(n.notify.messages()) == 2 })
+		if got := subjectsOf(n.notify.messages()); !strings.HasSuffix(got, "|[MEMBER UP] coal-mine node node2 is back") {
+			t.Fatalf("mails: %s", got)
+		}
+	})
+}
+
 // TestNotificationsFailingAreReported: mail to a canary's address failing for
 // FailingAfter makes one admin event.
 func TestNotificationsFailingAreReported(t *testing.T) {

@@ -38,8 +38,11 @@ type FSM struct {
 	slugs    map[string]string      // slug -> id
 	outbox   map[uint64]Notification
 	channels map[string]*Channel // by name; values immutable, like canaries
-	order    outboxOrder         // the outbox's sequence numbers, ascending
-	nextSeq  uint64
+	// down holds the voters reported down to the admins and not yet back, with when
+	// they went down: a new leader does not report them again.
+	down    map[string]time.Time
+	order   outboxOrder // the outbox's sequence numbers, ascending
+	nextSeq uint64
 	// clock is the newest command time applied. A command stamped earlier (a new leader
 	// whose clock lags) is applied at this time instead, so history stays ordered.
 	clock    time.Time
@@ -72,6 +75,7 @@ func New() *FSM {
 		slugs:    make(map[string]string),
 		outbox:   make(map[uint64]Notification),
 		channels: make(map[string]*Channel),
+		down:     make(map[string]time.Time),
 		nextSeq:  1,
 	}
 }
@@ -144,6 +148,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	}
 	return &snapshot{
 		channels: f.sortedChannels(func(*Channel) bool { return true }),
+		down:     sortedReports(f.down),
 		canaries: f.canaries.Clone(),
 		outbox:   outbox,
 		nextSeq:  f.nextSeq,
@@ -166,6 +171,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.slugs = st.slugs
 	f.outbox = st.outbox
 	f.channels = st.channels
+	f.down = st.down
 	f.order = newOutboxOrder(f.outbox)
 	f.nextSeq = st.nextSeq
 	f.clock = st.clock

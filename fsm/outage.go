@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -55,8 +57,42 @@ func (f *FSM) adminEvent(at time.Time, e *AdminEvent) Result {
 	if err := validateEmails(e.AdminEmails); err != nil {
 		return Result{Err: err}
 	}
-	f.toAdmins(Notification{Kind: e.Kind, At: at, Name: e.Subject, Deadline: e.Since.UTC().Truncate(time.Microsecond), Emails: e.AdminEmails})
+	since := e.Since.UTC().Truncate(time.Microsecond)
+	switch e.Kind {
+	case KindMemberDown:
+		if _, known := f.down[e.Subject]; known || len(f.down) < maxReportedDown {
+			f.down[e.Subject] = since
+		}
+	case KindMemberUp:
+		delete(f.down, e.Subject)
+	}
+	f.toAdmins(Notification{Kind: e.Kind, At: at, Name: e.Subject, Deadline: since, Emails: e.AdminEmails})
 	return Result{Changed: true}
+}
+
+// MembersReportedDown returns the voters reported down and not yet back, with when each
+// went down.
+func (f *FSM) MembersReportedDown() map[string]time.Time {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return maps.Clone(f.down)
+}
+
+// maxReportedDown bounds the voters remembered as reported down (a cluster has a handful).
+const maxReportedDown = 1000
+
+// memberReport is one voter reported down, as a snapshot holds it.
+type memberReport struct {
+	id    string
+	since time.Time
+}
+
+func sortedReports(down map[string]time.Time) []memberReport {
+	out := make([]memberReport, 0, len(down))
+	for _, id := range slices.Sorted(maps.Keys(down)) {
+		out = append(out, memberReport{id, down[id]})
+	}
+	return out
 }
 
 // toAdmins queues n to the admin addresses (if any) and to every admin channel.

@@ -1,7 +1,11 @@
 package fsm
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -89,5 +93,61 @@ func TestRenotifyRepeatsWhileLate(t *testing.T) {
 	short := 500 * time.Millisecond
 	if res := apply(t, f, late, Command{Type: TypeUpdate, Update: &Update{ID: "aaaaaaaa", Settings: Settings{Renotify: &short}}}); !errors.Is(res.Err, ErrInvalid) {
 		t.Fatalf("renotify of half a second: %v", res.Err)
+	}
+}
+
+// persistBytes is what Persist writes for f's state now.
+func persistBytes(t *testing.T, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := snap.(*snapshot).encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestMembersReportedDownAreReplicated: the voters reported down, and not back, are
+// state: a new leader reads them instead of reporting them again, and a snapshot keeps
+// them. A snapshot without any is still written in the format before them.
+func TestMembersReportedDownAreReplicated(t *testing.T) {
+	f := New()
+	down := t0.Add(-time.Minute)
+	formatOf := func(b []byte) uint64 {
+		format, _ := binary.Uvarint(b[len(snapshotMagic):])
+		return format
+	}
+	if got := formatOf(persistBytes(t, f)); got != snapshotFormat {
+		t.Errorf("a snapshot with no reports has format %d, want %d", got, snapshotFormat)
+	}
+	for _, e := range []AdminEvent{
+		{Kind: KindMemberDown, Subject: "n2", Since: down},
+		{Kind: KindMemberDown, Subject: "n3", Since: down},
+		{Kind: KindMemberUp, Subject: "n3", Since: down},
+	} {
+		if r := apply(t, f, t0, Command{Type: TypeAdminEvent, AdminEvent: &e}); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	want := map[string]time.Time{"n2": down}
+	if got := f.MembersReportedDown(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("reported down: %v, want %v", got, want)
+	}
+	data := persistBytes(t, f)
+	if got := formatOf(data); got != reportsFormat {
+		t.Errorf("a snapshot with reports has format %d, want %d", got, reportsFormat)
+	}
+	restored := New()
+	if err := restored.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+		t.Fatal(err)
+	}
+	if got := restored.MembersReportedDown(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a restore: %v, want %v", got, want)
+	}
+	if !bytes.Equal(persistBytes(t, restored), data) {
+		t.Error("the restored state snapshots to other bytes")
 	}
 }

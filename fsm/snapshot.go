@@ -24,14 +24,18 @@ import (
 var snapshotMagic = []byte("coal-mine snapshot\n")
 
 // snapshotFormat 3 added the canaries' Job and a failure's exit status; format 2 is
-// still read.
+// still read. Format 4 adds the voters reported down; it is written only when there are
+// some, so that a cluster that has never reported one still writes what a node of the
+// previous release reads.
 const (
 	snapshotFormat    = 3
 	oldSnapshotFormat = 2
+	reportsFormat     = 4
 )
 
 type snapshot struct {
-	channels []*Channel // in name order
+	channels []*Channel     // in name order
+	down     []memberReport // in id order
 	canaries *btree.BTreeG[*Canary]
 	outbox   []Notification
 	nextSeq  uint64
@@ -55,12 +59,19 @@ func (s *snapshot) encode(w io.Writer) error {
 	e := &encoder{w: bufio.NewWriterSize(w, 1<<20), buf: make([]byte, 0, 4096)}
 	slices.SortFunc(s.outbox, func(a, b Notification) int { return cmp.Compare(a.Seq, b.Seq) })
 	e.buf = append(e.buf, snapshotMagic...)
-	e.uvarint(snapshotFormat)
+	format := uint64(snapshotFormat)
+	if len(s.down) > 0 {
+		format = reportsFormat
+	}
+	e.uvarint(format)
 	e.uvarint(s.nextSeq)
 	e.time(s.clock)
 	e.uvarint(uint64(s.canaries.Len()))
 	e.uvarint(uint64(len(s.outbox)))
 	e.uvarint(uint64(len(s.channels)))
+	if format >= reportsFormat {
+		e.uvarint(uint64(len(s.down)))
+	}
 	if err := e.flush(); err != nil {
 		return err
 	}
@@ -85,6 +96,13 @@ func (s *snapshot) encode(w io.Writer) error {
 			return err
 		}
 	}
+	for _, r := range s.down {
+		e.string(r.id)
+		e.time(r.since)
+	}
+	if err := e.flush(); err != nil {
+		return err
+	}
 	return e.w.Flush()
 }
 
@@ -93,6 +111,7 @@ type state struct {
 	slugs    map[string]string
 	outbox   map[uint64]Notification
 	channels map[string]*Channel
+	down     map[string]time.Time
 	nextSeq  uint64
 	clock    time.Time
 }
@@ -104,14 +123,17 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 		return nil, fmt.Errorf("restore snapshot: not a coal-mine snapshot")
 	}
 	d.format = d.uvarint()
-	if d.e == nil && d.format != snapshotFormat && d.format != oldSnapshotFormat {
+	if d.e == nil && d.format != reportsFormat && d.format != snapshotFormat && d.format != oldSnapshotFormat {
 		return nil, fmt.Errorf("restore snapshot: unknown format %d", d.format)
 	}
 	st := &state{canaries: newTree(), nextSeq: d.uvarint(), clock: d.time()}
 	nCanaries, nOutbox := d.uvarint(), d.uvarint()
-	var nChannels uint64
+	var nChannels, nDown uint64
 	if d.format >= snapshotFormat {
 		nChannels = d.uvarint()
+	}
+	if d.format >= reportsFormat {
+		nDown = d.uvarint()
 	}
 	if d.e != nil {
 		return nil, fmt.Errorf("restore snapshot: header: %w", d.e)
@@ -153,6 +175,17 @@ func decodeSnapshot(r io.Reader) (*state, error) {
 			return nil, fmt.Errorf("restore snapshot: %w: channel %q twice", errCorrupt, ch.Name)
 		}
 		st.channels[ch.Name] = ch
+	}
+	st.down = make(map[string]time.Time, min(nDown, maxReportedDown))
+	for i := uint64(0); i < nDown; i++ {
+		id, since := d.string(), d.time()
+		if d.e != nil {
+			return nil, fmt.Errorf("restore snapshot: member report %d: %w", i, d.e)
+		}
+		if _, dup := st.down[id]; dup || len(id) > maxNameLength || !utf8.ValidString(id) || len(st.down) >= maxReportedDown {
+			return nil, fmt.Errorf("restore snapshot: %w: member report %d", errCorrupt, i)
+		}
+		st.down[id] = since
 	}
 	// The encoder writes nothing after the outbox: more bytes mean the counts above are
 	// wrong, so what was decoded is not what was written.
