@@ -112,6 +112,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetCompletionCommandGroupID(groupOther)
 	root.AddCommand(newCanaryCommands(a)...)
 	root.AddCommand(
+		newChannelCmd(a),
 		newClusterCmd(a),
 		newSnapshotCmd(a),
 		newImportCmd(a),
