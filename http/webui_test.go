@@ -325,3 +325,30 @@ func TestBadges(t *testing.T) {
 }
 
 func fsmFilterAll() fsm.Filter { return fsm.Filter{} }
+
+func TestChannelsThroughThePages(t *testing.T) {
+	n := newNode(t, nil)
+	b := newBrowser(t, n)
+	p := b.submit("/ui/channels", "/ui/channels", url.Values{"name": {"ops-hook"}, "kind": {"webhook"},
+		"url": {"https://hooks.example.com/services/T0/SECRET"}, "default": {"true"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("create: %d", p.status)
+	}
+	list := b.get("/ui/channels").body
+	if !strings.Contains(list, "ops-hook") || !strings.Contains(list, "https://hooks.example.com/…") || strings.Contains(list, "SECRET") {
+		t.Errorf("the list shows the channel's secret path, or not the channel:\n%s", list)
+	}
+	if p := b.submit("/ui/channels", "/ui/channels", url.Values{"name": {"bad"}, "kind": {"sms"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "kind") {
+		t.Errorf("a bad kind: %d, want 400 with the API's message", p.status)
+	}
+	confirm := "/ui/channels/ops-hook/delete"
+	if p := b.get(confirm); p.status != http.StatusOK || !strings.Contains(p.body, "Delete it") {
+		t.Fatalf("delete asks for no confirmation: %d", p.status)
+	}
+	if p := b.submit(confirm, confirm, url.Values{}); p.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", p.status)
+	}
+	if len(n.fsm.Channels()) != 0 {
+		t.Error("the channel is still there")
+	}
+}

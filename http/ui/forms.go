@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -184,7 +185,20 @@ func (u *ui) confirmDelete(c *gin.Context) {
 		u.fail(c, http.StatusNotFound, "No canary with that id.")
 		return
 	}
-	u.render(c, http.StatusOK, "confirm", page{Title: "Delete " + ca.Name, Data: map[string]string{"ID": ca.ID, "Name": ca.Name}})
+	u.render(c, http.StatusOK, "confirm", page{Title: "Delete " + ca.Name, Data: map[string]string{
+		"Name": ca.Name, "Action": "/ui/canary/" + ca.ID + "/delete", "Back": "/ui/canary/" + ca.ID,
+		"What": "The canary, its history and its runs go away on every node. Jobs that still ping its URL get 404."}})
+}
+
+func (u *ui) confirmDeleteChannel(c *gin.Context) {
+	name := c.Param("name")
+	if !slices.ContainsFunc(u.cfg.Store.Channels(), func(ch *fsm.Channel) bool { return ch.Name == name }) {
+		u.fail(c, http.StatusNotFound, "No channel with that name.")
+		return
+	}
+	u.render(c, http.StatusOK, "confirm", page{Title: "Delete " + name, Data: map[string]string{
+		"Name": "the channel " + name, "Action": "/ui/channels/" + name + "/delete", "Back": "/ui/channels",
+		"What": "Its events stop going there. The server refuses while a canary still names it."}})
 }
 
 // act is a canary's buttons: trigger, pause, unpause and delete (confirmed first).

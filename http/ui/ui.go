@@ -94,6 +94,7 @@ func Register(r *gin.Engine, cfg Config) {
 	write.GET("/canary/:id/delete", u.confirmDelete)
 	write.POST("/canary/:id/:action", u.csrf, u.act)
 	write.POST("/channels", u.csrf, u.createChannel)
+	write.GET("/channels/:name/delete", u.confirmDeleteChannel)
 	write.POST("/channels/:name/delete", u.csrf, u.deleteChannel)
 }
 

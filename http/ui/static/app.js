@@ -1,6 +1,6 @@
 // The pages work without this script. With it: times show in the browser's zone (UTC
 // on hover), pages marked live refresh in place every few seconds, copy fields select
-// themselves, and forms marked data-confirm ask first.
+// themselves, and a pause's end is read in the browser's zone.
 (function () {
   "use strict";
   function localize(root) {
@@ -24,9 +24,6 @@
         hidden.type = "hidden"; hidden.name = i.name; hidden.value = d.toISOString().replace(/\.\d+Z$/, "Z");
         i.name = ""; i.form.appendChild(hidden);
       });
-    });
-    root.querySelectorAll("form[data-confirm]").forEach(function (f) {
-      f.addEventListener("submit", function (e) { if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault(); });
     });
   }
   function busy() {
