@@ -136,6 +136,14 @@ func (c *Client) send(ctx context.Context, req apiRequest) (*http.Response, erro
 	httpReq.Header.Set("User-Agent", "cmcli")
 	resp, err := c.http.Do(httpReq)
 	if err != nil {
+		// The query holds the auth key and, for channels, their secrets (URLs, headers,
+		// routing keys): the error names the request by its path only.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			u := *c.base
+			u.Path = c.base.Path + req.path
+			urlErr.URL = u.Redacted()
+		}
 		return nil, fmt.Errorf("contacting %s: %w", c.base.Redacted(), err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -67,7 +68,25 @@ func TestIntegrationChannels(t *testing.T) {
 		t.Errorf("list, readable: %s", res)
 	}
 
-	cli.fails(1, "kind", keyed("channel", "create", "--name", "sms", "--kind", "sms")...)
+	// update changes only what it is given: the headers and the URL stay.
+	if got := channelOf(cli.ok(keyed("channel", "update", "--name", "ops-hook", "--default=false", "--method", "PUT")...)); got["default"] == true ||
+		got["method"] != "PUT" || got["url"] != receiver.URL || fmt.Sprint(got["headers"]) != "[X-Token: abc]" {
+		t.Errorf("after a second update %v", got)
+	}
+
+	// A far end that cannot be reached: the server's reason, exit 1.
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	cli.ok(keyed("channel", "create", "--name", "gone", "--kind", "slack", "--url", gone.URL)...)
+	cli.fails(1, "502 Bad Gateway\ntest message to gone failed", keyed("channel", "test", "--name", "gone")...)
+	cli.ok(keyed("channel", "delete", "--name", "gone")...)
+
+	res := cli.fails(1, "400 Bad Request\nkind must be email, webhook, slack or pagerduty", keyed("channel", "create", "--name", "sms", "--kind", "sms")...)
+	if res.stdout != "" {
+		t.Errorf("a refused create printed %q", res.stdout)
+	}
+	cli.fails(1, "channel not found: sms", keyed("channel", "get", "--name", "sms")...)
+	cli.fails(2, `required flag(s) "kind" not set`, keyed("channel", "create", "--name", "sms")...)
 	cli.fails(1, "401", serverArgs(srv, "channel", "list")...)
 	cli.ok(keyed("channel", "delete", "--name", "ops-hook")...)
 	if list := cli.ok(keyed("channel", "list")...)["channels"]; list != nil && len(list.([]any)) != 0 {
