@@ -8,7 +8,10 @@
       var d = new Date(t.getAttribute("datetime"));
       if (isNaN(d)) return;
       t.title = t.getAttribute("datetime").replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC");
-      t.textContent = d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      // The year only when it is not this one: shorter cells on a phone.
+      var shown = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" };
+      if (d.getFullYear() !== new Date().getFullYear()) shown.year = "numeric";
+      t.textContent = d.toLocaleString(undefined, shown);
     });
   }
   function wire(root) {
