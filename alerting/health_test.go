@@ -21,22 +21,36 @@ func subjectsOf(msgs []Message) string {
 	return strings.Join(out, "|")
 }
 
+// flippingMember is node2 of a two-voter cluster, down or up as a test sets it.
+type flippingMember struct {
+	mu sync.Mutex
+	up bool
+}
+
+func (m *flippingMember) set(up bool) {
+	m.mu.Lock()
+	m.up = up
+	m.mu.Unlock()
+}
+
+// watched makes the service watch node1 (always up) and m, reporting after 30 s down.
+func (m *flippingMember) watched(c *Config) {
+	c.MemberDownAfter = 30 * time.Second
+	c.Members = func() []Member {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return []Member{{ID: "node1", Up: true}, {ID: "node2", Up: m.up}}
+	}
+}
+
 // TestMemberDownAndBackAreReportedOnce: a voter unreachable for MemberDownAfter is
 // reported to the admins once, and so is its return.
 func TestMemberDownAndBackAreReportedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		up := true
-		members := func() []Member {
-			mu.Lock()
-			defer mu.Unlock()
-			return []Member{{ID: "node1", Up: true}, {ID: "node2", Up: up}}
-		}
-		n := startNode(t, withAdmin, func(c *Config) { c.Members, c.MemberDownAfter = members, 30*time.Second })
+		node2 := &flippingMember{up: true}
+		n := startNode(t, withAdmin, node2.watched)
 		lead(t, n)
-		mu.Lock()
-		up = false
-		mu.Unlock()
+		node2.set(false)
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
 		if len(n.notify.messages()) != 0 {
@@ -44,9 +58,7 @@ func TestMemberDownAndBackAreReportedOnce(t *testing.T) {
 		}
 		testkit.Until(t, 30*time.Second, "member down mail", func() bool { return len(n.notify.messages()) == 1 })
 		time.Sleep(time.Minute)
-		mu.Lock()
-		up = true
-		mu.Unlock()
+		node2.set(true)
 		testkit.Until(t, 30*time.Second, "member up mail", func() bool { return len(n.notify.messages()) == 2 })
 		got := subjectsOf(n.notify.messages())
 		if !strings.HasPrefix(got, "[MEMBER DOWN] coal-mine node node2 unreachable since ") || !strings.HasSuffix(got, "|[MEMBER UP] coal-mine node node2 is back") {
@@ -60,14 +72,8 @@ func TestMemberDownAndBackAreReportedOnce(t *testing.T) {
 // same state) reports only the voter's return.
 func TestANewLeaderDoesNotReportADownMemberAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		up := false
-		members := func() []Member {
-			mu.Lock()
-			defer mu.Unlock()
-			return []Member{{ID: "node1", Up: true}, {ID: "node2", Up: up}}
-		}
-		n := startNode(t, withAdmin, func(c *Config) { c.Members, c.MemberDownAfter = members, 30*time.Second })
+		node2 := &flippingMember{}
+		n := startNode(t, withAdmin, node2.watched)
 		lead(t, n)
 		testkit.Until(t, 2*time.Minute, "member down mail", func() bool { return len(n.notify.messages()) == 1 })
 		n.svc.Revoke()
@@ -77,9 +83,7 @@ func TestANewLeaderDoesNotReportADownMemberAgain(t *testing.T) {
 		if got := subjectsOf(n.notify.messages()); strings.Count(got, "[MEMBER DOWN]") != 1 {
 			t.Fatalf("after a new term: %s", got)
 		}
-		mu.Lock()
-		up = true
-		mu.Unlock()
+		node2.set(true)
 		testkit.Until(t, 30*time.Second, "member up mail", func() bool { return len(n.notify.messages()) == 2 })
 		if got := subjectsOf(n.notify.messages()); !strings.HasSuffix(got, "|[MEMBER UP] coal-mine node node2 is back") {
 			t.Fatalf("mails: %s", got)
