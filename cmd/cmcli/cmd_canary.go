@@ -49,13 +49,19 @@ func addSelectorFlags(cmd *cobra.Command, sel *canarySelector) {
 // call sends one canary API call and prints its answer; human shows it at a terminal.
 func (a *app) call(cmd *cobra.Command, op string, params url.Values, noAuth, noHistory bool,
 	human func(p *printer, body []byte) error) error {
+	return a.send(cmd, apiRequest{path: canaryAPI + op, params: params, noAuth: noAuth}, noHistory, human)
+}
+
+// send sends one API request and prints its answer: the server's JSON, or at a
+// terminal the view human makes of it.
+func (a *app) send(cmd *cobra.Command, req apiRequest, noHistory bool, human func(p *printer, body []byte) error) error {
 	client, err := a.connection(cmd)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := a.requestContext(cmd)
 	defer cancel()
-	body, err := client.Do(ctx, apiRequest{path: canaryAPI + op, params: params, noAuth: noAuth})
+	body, err := client.Do(ctx, req)
 	if err != nil {
 		return err
 	}

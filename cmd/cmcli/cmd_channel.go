@@ -136,21 +136,7 @@ func newChannelListCmd(a *app) *cobra.Command {
 
 // channelCall sends one channel API call and prints its answer.
 func (a *app) channelCall(cmd *cobra.Command, op string, params url.Values, human func(*printer, []byte) error) error {
-	client, err := a.connection(cmd)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.requestContext(cmd)
-	defer cancel()
-	body, err := client.Do(ctx, apiRequest{path: channelAPI + op, params: params})
-	if err != nil {
-		return err
-	}
-	p := a.printer(client, false)
-	if p.mode == outputJSON {
-		return p.printJSON(body)
-	}
-	return human(p, body)
+	return a.send(cmd, apiRequest{path: channelAPI + op, params: params}, false, human)
 }
 
 // channelView is a channel as the API shows it.

@@ -268,19 +268,5 @@ func newTransferLeaderCmd(a *app) *cobra.Command {
 
 // clusterCall POSTs one cluster operation and prints its answer.
 func (a *app) clusterCall(cmd *cobra.Command, op string, params url.Values, human func(*printer, []byte) error) error {
-	client, err := a.connection(cmd)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := a.requestContext(cmd)
-	defer cancel()
-	body, err := client.Do(ctx, apiRequest{method: "POST", path: clusterAPI + op, params: params})
-	if err != nil {
-		return err
-	}
-	p := a.printer(client, false)
-	if p.mode == outputJSON {
-		return p.printJSON(body)
-	}
-	return human(p, body)
+	return a.send(cmd, apiRequest{method: "POST", path: clusterAPI + op, params: params}, false, human)
 }
