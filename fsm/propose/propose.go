@@ -162,6 +162,15 @@ func (p *Proposer) ticker() {
 	}
 }
 
+// ticked is the channel closed at the next tick, or nil (never ready) for a caller
+// that does not watch the tick.
+func (p *Proposer) ticked(watch bool) <-chan struct{} {
+	if !watch {
+		return nil
+	}
+	return *p.tick.Load()
+}
+
 // past reports whether a deadline (zero: none) has passed.
 func past(deadline time.Time) bool { return !deadline.IsZero() && !time.Now().Before(deadline) }
 
@@ -189,7 +198,7 @@ func (p *Proposer) Close() {
 // commit at all (ErrNotLeader, a context deadline, shutdown).
 func (p *Proposer) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
 	deadline, _ := ctx.Deadline()
-	return p.propose(ctx, cmd, deadline, false)
+	return p.propose(ctx, cmd, deadline, false, false)
 }
 
 // Background is the way in for the commands a leader makes for itself (mark-late, the
@@ -205,7 +214,7 @@ type Background struct{ p *Proposer }
 // Propose is Proposer.Propose for a background command.
 func (b Background) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
 	deadline, _ := ctx.Deadline()
-	return b.p.propose(ctx, cmd, deadline, true)
+	return b.p.propose(ctx, cmd, deadline, true, false)
 }
 
 // ProposeWithin is Propose bounded by timeout (which must be positive) as well as by
@@ -215,10 +224,15 @@ func (b Background) Propose(ctx context.Context, cmd fsm.Command) (fsm.Result, e
 // every deadlineTick, is answered context.DeadlineExceeded at most that much late (the
 // entry may still commit, as with any timeout).
 func (p *Proposer) ProposeWithin(ctx context.Context, cmd fsm.Command, timeout time.Duration) (fsm.Result, error) {
-	return p.propose(ctx, cmd, time.Now().Add(timeout), false)
+	return p.propose(ctx, cmd, time.Now().Add(timeout), false, true)
 }
 
-func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.Time, background bool) (fsm.Result, error) {
+// propose queues cmd and waits for its answer. A caller whose deadline its ctx does not
+// enforce (ProposeWithin) watches the shared tick for it; every other caller leaves the
+// tick alone, since ctx.Done fires at its deadline. A storm's thousand mark-lates that
+// woke every tick to look at their deadlines flooded the run queue ahead of the triggers
+// twenty times a second.
+func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.Time, background, ticks bool) (fsm.Result, error) {
 	req := &request{background: background, ctx: ctx, deadline: deadline, cmd: cmd, result: make(chan outcome, 1)}
 	slots := p.slots
 	if background {
@@ -232,7 +246,7 @@ func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.T
 			return fsm.Result{}, ctx.Err()
 		case <-p.stop:
 			return fsm.Result{}, ErrStopped
-		case <-*p.tick.Load():
+		case <-p.ticked(ticks):
 			if past(deadline) {
 				return fsm.Result{}, context.DeadlineExceeded
 			}
@@ -261,7 +275,7 @@ func (p *Proposer) propose(ctx context.Context, cmd fsm.Command, deadline time.T
 		case <-ctx.Done():
 			// The entry may still commit; the caller learns only that it did not wait.
 			return fsm.Result{}, ctx.Err()
-		case <-*p.tick.Load():
+		case <-p.ticked(ticks):
 			if past(deadline) {
 				return fsm.Result{}, context.DeadlineExceeded
 			}

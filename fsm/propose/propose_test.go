@@ -339,6 +339,42 @@ func TestProposeWithinAnswersAtItsDeadline(t *testing.T) {
 	})
 }
 
+// TestProposeAnswersAtItsContextDeadline: Propose and Background.Propose leave the
+// shared tick alone and rely on their context, which must still answer them at its
+// deadline, exactly, while the entry ahead does not commit.
+func TestProposeAnswersAtItsContextDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		propose func(*Proposer, context.Context, fsm.Command) (fsm.Result, error)
+	}{
+		{"client", (*Proposer).Propose},
+		{"background", func(p *Proposer, ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
+			return p.Background().Propose(ctx, cmd)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := &heldApplier{fsmApplier: fsmApplier{fsm: fsm.New()}, release: make(chan struct{})}
+				p := New(a, Options{MaxInFlight: 1})
+				defer p.Close()
+				defer close(a.release)
+				go p.ProposeWithin(t.Context(), fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "aaaaaaaa"}}, time.Hour)
+				synctest.Wait() // in flight, and held
+				ctx, cancel := context.WithTimeout(t.Context(), 70*time.Millisecond)
+				defer cancel()
+				start := time.Now()
+				_, err := tc.propose(p, ctx, fsm.Command{Type: fsm.TypeDelete, Delete: &fsm.Delete{ID: "bbbbbbbb"}})
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("err = %v, want a deadline exceeded", err)
+				}
+				if waited := time.Since(start); waited != 70*time.Millisecond {
+					t.Errorf("answered after %v, want at the context's deadline, 70ms", waited)
+				}
+			})
+		})
+	}
+}
+
 // TestCloseAnswersEveryCaller: closing a proposer with an entry in flight and commands
 // waiting behind it answers every caller, with a result or ErrStopped.
 func TestCloseAnswersEveryCaller(t *testing.T) {
