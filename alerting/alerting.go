@@ -129,12 +129,22 @@ type Service struct {
 	// failing is each dispatcher's oldest failing record, for the health watcher.
 	failing [lanes]failingState
 
-	// mu guards the watch state. It is taken inside the FSM lock by the observer
-	// callbacks, so whoever holds it must never call into the Store.
+	// mu guards the watch state; take it with lockWatch. Reset takes it inside the FSM
+	// lock, so whoever holds it must never call into the Store.
 	mu       sync.Mutex
 	heap     *deadlineHeap
 	inflight map[string]time.Time // mark-late proposals under way: id -> deadline
 	armed    time.Time            // when the watcher's timer fires (zero: not armed)
+
+	// changes holds the deadline changes the observer heard that the heap has not taken
+	// in yet. The observer runs on raft's apply goroutine inside the FSM's write lock.
+	// When it took mu itself, a storm's thousand mark-lates settling at once kept it
+	// queued there: each entry of 64 mark-lates held the FSM lock, and every trigger's
+	// read and commit behind it, for tens of milliseconds. So it only appends here,
+	// under a lock held for an append, and lockWatch takes the changes in, in order,
+	// before anyone looks at the heap.
+	changesMu sync.Mutex
+	changes   []deadlineChange
 
 	wake chan struct{}        // tells the watcher the earliest deadline moved
 	poke [lanes]chan struct{} // tells each dispatcher the outbox grew
@@ -219,19 +229,52 @@ func (s *Service) setActive(on bool) {
 	}
 }
 
-// DeadlineChanged keeps the heap current (fsm.Observer). O(log n), never blocks.
+// deadlineChange is one DeadlineChanged call, waiting for lockWatch.
+type deadlineChange struct {
+	id       string
+	deadline time.Time
+	watched  bool
+}
+
+// DeadlineChanged queues the change for the heap (fsm.Observer). Never waits for mu.
 func (s *Service) DeadlineChanged(id string, deadline time.Time, watched bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Whatever a mark-late in flight for this canary was about is settled or moot now:
-	// if that proposal fails, it must not put back the old deadline.
-	delete(s.inflight, id)
-	if !watched {
-		s.heap.remove(id)
-		return
+	s.changesMu.Lock()
+	first := len(s.changes) == 0
+	s.changes = append(s.changes, deadlineChange{id: id, deadline: deadline, watched: watched})
+	s.changesMu.Unlock()
+	if first {
+		// The watcher takes the changes in and rearms: a deadline earlier than its
+		// timer is not missed, and the queue stays as short as one wake-up.
+		signal(s.wake)
 	}
-	s.heap.set(id, deadline)
-	s.wakeIfEarlierLocked(deadline)
+}
+
+// lockWatch takes mu with the heap current: the changes the observer queued go in
+// first, in the order they were applied.
+func (s *Service) lockWatch() {
+	s.mu.Lock()
+	s.changesMu.Lock()
+	changes := s.changes
+	s.changes = nil
+	s.changesMu.Unlock()
+	for _, c := range changes {
+		// Whatever a mark-late in flight for this canary was about is settled or moot
+		// now: if that proposal fails, it must not put back the old deadline.
+		delete(s.inflight, c.id)
+		if !c.watched {
+			s.heap.remove(c.id)
+			continue
+		}
+		s.heap.set(c.id, c.deadline)
+		s.wakeIfEarlierLocked(c.deadline)
+	}
+}
+
+// dropChanges forgets the queued changes: the heap is being replaced.
+func (s *Service) dropChanges() {
+	s.changesMu.Lock()
+	s.changes = nil
+	s.changesMu.Unlock()
 }
 
 // OutboxChanged pokes the dispatcher (fsm.Observer). Never blocks.
@@ -257,6 +300,8 @@ func (s *Service) Reset(deadlines iter.Seq2[string, time.Time]) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Reset runs inside the FSM lock: every change queued so far is in the deadlines.
+	s.dropChanges()
 	s.heap.build(entries)
 	clear(s.inflight)
 	signal(s.wake)

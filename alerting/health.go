@@ -35,7 +35,7 @@ func (s *Service) setCycling(lane int, t time.Time) {
 // watcher, if a deadline is overdue by WatcherStuckAfter without being taken; the
 // dispatcher, if one cycle has run for DispatcherStuckAfter.
 func (s *Service) stuck(now time.Time) (string, time.Time) {
-	s.mu.Lock()
+	s.lockWatch()
 	e := s.heap.peek()
 	s.mu.Unlock()
 	if e != nil && now.Sub(e.dueTime()) >= s.cfg.WatcherStuckAfter {

@@ -55,6 +55,7 @@ func (s *Service) Revoke() {
 	s.term = nil
 	s.cfg.Store.Unwatch(s)
 	s.mu.Lock()
+	s.dropChanges()
 	s.heap.build(nil) // frees the entries: followers keep no watch state
 	clear(s.inflight)
 	s.mu.Unlock()
@@ -63,7 +64,7 @@ func (s *Service) Revoke() {
 }
 
 func (s *Service) watchedCount() int {
-	s.mu.Lock()
+	s.lockWatch()
 	defer s.mu.Unlock()
 	return s.heap.Len()
 }

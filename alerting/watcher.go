@@ -56,7 +56,7 @@ func (s *Service) watch(ctx context.Context) {
 // takeDue removes the entries due at now from the heap, records them as in flight, and
 // arms the watcher for the next one. It returns that next due time (zero: none).
 func (s *Service) takeDue(now time.Time) (due []*entry, next time.Time) {
-	s.mu.Lock()
+	s.lockWatch()
 	defer s.mu.Unlock()
 	for len(due) < maxTake {
 		e := s.heap.peek()
@@ -163,7 +163,7 @@ func (s *Service) stillDue(e *entry) bool {
 
 // settle forgets an in-flight entry.
 func (s *Service) settle(e *entry) {
-	s.mu.Lock()
+	s.lockWatch()
 	defer s.mu.Unlock()
 	if d, ok := s.inflight[e.id]; ok && d.Equal(e.deadlineTime()) {
 		delete(s.inflight, e.id)
@@ -173,7 +173,7 @@ func (s *Service) settle(e *entry) {
 // retryLater puts an in-flight entry back with backoff, unless the canary changed in
 // the meantime (the observer then dropped it from inflight and set the heap itself).
 func (s *Service) retryLater(e *entry) {
-	s.mu.Lock()
+	s.lockWatch()
 	defer s.mu.Unlock()
 	d, ok := s.inflight[e.id]
 	if !ok || !d.Equal(e.deadlineTime()) {

@@ -44,6 +44,39 @@ func TestWatcherMarksLateAtDeadline(t *testing.T) {
 	})
 }
 
+// The observer only queues what it hears; the watcher takes it in. A deadline moved
+// earlier than the watcher's timer must still wake it, and a burst of changes must not
+// wait in the queue for the next deadline.
+func TestDeadlineMovedEarlierWakesTheWatcher(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t)
+		lead(t, n)
+		id := n.create(t, "Hourly", time.Hour, "ops@example.org")
+		other := n.create(t, "Busy", time.Hour)
+		synctest.Wait() // the watcher is armed for the hour
+
+		for range 1000 {
+			n.trigger(t, other)
+		}
+		testkit.Until(t, time.Second, "the watcher takes the changes in", func() bool {
+			n.svc.changesMu.Lock()
+			defer n.svc.changesMu.Unlock()
+			return len(n.svc.changes) == 0
+		})
+
+		n.apply(t, fsm.Command{Type: fsm.TypeUpdate, Update: &fsm.Update{ID: id, Periodicity: &fsm.Periodicity{Seconds: 0.2}}})
+		moved := n.canary(t, id).Deadline
+		testkit.Until(t, 5*time.Second, "the canary is late at its new deadline", func() bool { return n.canary(t, id).Late })
+		delays := lateDelays(n.prop)
+		if len(delays) != 1 || delays[0] != 0 {
+			t.Fatalf("mark-late delays %v, want one, at the deadline %v", delays, moved)
+		}
+		if n.canary(t, other).Late {
+			t.Error("the busy canary went late")
+		}
+	})
+}
+
 func TestTriggerRacingMarkLateGivesNoLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := startNode(t)
