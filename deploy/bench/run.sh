@@ -36,7 +36,9 @@
 # on PATH, none skips etcd), BENCH_OUT (keep the JSON reports and logs in this directory;
 # default: a temporary directory, removed at exit), BENCH_PERF=1 (with BENCH_OUT: record
 # a CPU profile of the leader with perf during leader-32; durations in seconds, "20s"),
-# BENCH_CLUSTER_KEY=1 (the nodes share a cluster key: encrypted gossip, Raft over TLS).
+# BENCH_CLUSTER_KEY=1 (the nodes share a cluster key: encrypted gossip, Raft over TLS),
+# BENCH_DEBUG=1 (node N serves Go's pprof profiles and traces on 127.0.0.1:606(N-1)),
+# BENCH_KEEP=1 (keep the work directory, with the nodes' logs and data, and say where).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -66,7 +68,7 @@ stop_all() {
 }
 cleanup() {
   stop_all
-  rm -rf "$work"
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -109,7 +111,7 @@ start_node() { # index 0..2; (re)starts that node on its data directory
     "$bin/coal-mine" --config "$work/empty.ini" --bind 127.0.0.1 --port "$http" \
     --data-dir "$work/node$((i + 1))" --node-id "node$((i + 1))" \
     --raft-addr "127.0.0.1:$raft" --gossip-addr "127.0.0.1:$gossip" --join "$join" \
-    --bootstrap-expect 3 --log-file "$work/node$((i + 1)).log" >>"$work/node$((i + 1)).out" 2>&1 &
+    ${BENCH_DEBUG:+--debug-addr 127.0.0.1:$((6060 + i))} --bootstrap-expect 3 --log-file "$work/node$((i + 1)).log" >>"$work/node$((i + 1)).out" 2>&1 &
   pids+=($!)
   node_pids[i]=$!
 }

@@ -274,8 +274,15 @@ func sampleOf(canaries []lateCanary, n int) []lateCanary {
 
 // pollSample polls each sampled canary from one poll interval before its deadline until
 // the API says late, and returns "first late answer - deadline" for those that did.
+//
+// The polls must not become the load they measure. Every poll of a canary not yet late
+// is a read on the leader in the very second it marks ten thousand canaries, so a canary
+// not marked within the target (markedLateTarget) is polled ten times less often: past
+// the target, what is measured is by how much it failed. And each poller keeps its
+// connection: with fewer idle connections than pollers, a slow second made every poll
+// open a new one.
 func pollSample(ctx context.Context, o lateOptions, sample []lateCanary) []time.Duration {
-	poller := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	poller := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: len(sample)}}
 	giveUp := o.window + o.wait
 	var mu sync.Mutex
 	var out []time.Duration
@@ -296,7 +303,11 @@ func pollSample(ctx context.Context, o lateOptions, sample []lateCanary) []time.
 					mu.Unlock()
 					return
 				}
-				if sleep(ctx, o.poll) != nil {
+				interval := o.poll
+				if time.Since(c.deadline) > markedLateTarget {
+					interval = 10 * o.poll
+				}
+				if sleep(ctx, interval) != nil {
 					return
 				}
 			}
