@@ -157,6 +157,9 @@ func TestLoginKeepsASignedSessionNotTheKey(t *testing.T) {
 			if got := b.get("/ui/new").status; tt.canWrite != (got == http.StatusOK) {
 				t.Errorf("the new-canary form: %d", got)
 			}
+			if got := b.get("/ui/channels/nosuch/edit").status; tt.canWrite == (got == http.StatusForbidden) {
+				t.Errorf("a channel's edit form: %d (forbidden unless the key can write)", got)
+			}
 			// A forged or changed cookie is no session.
 			b.cookies["coal_mine_session"].Value = strings.Replace(session.Value, "ro|", "rw|", 1) + "x"
 			if p := b.get("/ui/"); p.status != http.StatusSeeOther {
@@ -341,6 +344,47 @@ func TestChannelsThroughThePages(t *testing.T) {
 	if p := b.submit("/ui/channels", "/ui/channels", url.Values{"name": {"bad"}, "kind": {"sms"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "kind") {
 		t.Errorf("a bad kind: %d, want 400 with the API's message", p.status)
 	}
+
+	// Editing: the form never shows the secret, keeps it unless a new one is typed, and
+	// sends both flags, so an unticked box clears one.
+	edit := "/ui/channels/ops-hook/edit"
+	if p := b.get(edit); p.status != http.StatusOK || strings.Contains(p.body, "SECRET") || !strings.Contains(p.body, "unchanged: https://hooks.example.com/…") {
+		t.Fatalf("edit page: %d, or it shows the secret:\n%s", p.status, p.body)
+	}
+	if p := b.submit(edit, edit, url.Values{"url": {""}, "admin": {"true"}}); p.status != http.StatusSeeOther || p.location != "/ui/channels?notice=channel-saved" {
+		t.Fatalf("save: %d %q", p.status, p.location)
+	}
+	ch := n.fsm.Channels()[0]
+	if ch.URL != "https://hooks.example.com/services/T0/SECRET" || ch.Default || !ch.Admin {
+		t.Errorf("after the edit: url %q default %v admin %v, want the url kept, default cleared, admin set", ch.URL, ch.Default, ch.Admin)
+	}
+	if p := b.submit(edit, edit, url.Values{"url": {"https://hooks.example.com/services/T1/NEW"}, "admin": {"true"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("save a new url: %d", p.status)
+	}
+	if ch := n.fsm.Channels()[0]; ch.URL != "https://hooks.example.com/services/T1/NEW" {
+		t.Errorf("url %q, want the new one", ch.URL)
+	}
+	if p := b.get("/ui/channels/nosuch/edit"); p.status != http.StatusNotFound {
+		t.Errorf("editing a missing channel: %d, want 404", p.status)
+	}
+	b.submit("/ui/channels", "/ui/channels", url.Values{"name": {"ops-mail"}, "kind": {"email"}, "emails": {"ops@example.com"}})
+	mailEdit := "/ui/channels/ops-mail/edit"
+	if p := b.get(mailEdit); !strings.Contains(p.body, `value="ops@example.com"`) {
+		t.Errorf("the e-mail channel's form does not show its addresses:\n%.600s", p.body)
+	}
+	if p := b.submit(mailEdit, mailEdit, url.Values{"emails": {"a@example.com, b@example.com"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("save addresses: %d", p.status)
+	}
+	if p := b.submit(mailEdit, mailEdit, url.Values{"emails": {" "}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "at least one address") {
+		t.Errorf("no addresses: %d, want 400 with the API's message:\n%.600s", p.status, p.body)
+	}
+	for _, ch := range n.fsm.Channels() {
+		if ch.Name == "ops-mail" && strings.Join(ch.Emails, " ") != "a@example.com b@example.com" {
+			t.Errorf("addresses %v, want the two saved", ch.Emails)
+		}
+	}
+	b.submit("/ui/channels/ops-mail/delete", "/ui/channels/ops-mail/delete", url.Values{})
+
 	confirm := "/ui/channels/ops-hook/delete"
 	if p := b.get(confirm); p.status != http.StatusOK || !strings.Contains(p.body, "Delete it") {
 		t.Fatalf("delete asks for no confirmation: %d", p.status)

@@ -265,6 +265,30 @@ func TestBrowserLife(t *testing.T) {
 		t.Fatalf("get of the deleted canary: %d, want 404", code)
 	}
 
+	// A channel edited in its form: the page never shows the webhook's secret, an
+	// unticked box clears the flag, and the URL stays as it was.
+	secretURL := "https://hooks.example.com/coal-mine/T0123/secret"
+	d.mustCallAPI("channel/create", url.Values{"name": {"ops-webhook"}, "kind": {"webhook"}, "url": {secretURL}, "default": {"true"}})
+	b.do("edit a channel with its form",
+		chromedp.Navigate(d.base+"/ui/channels"),
+		chromedp.Click(`a[href="/ui/channels/ops-webhook/edit"]`),
+		chromedp.WaitVisible(`form[action="/ui/channels/ops-webhook/edit"] input[name=default]`),
+	)
+	if html := eval[string](b, "document.documentElement.outerHTML"); strings.Contains(html, "T0123") {
+		b.fatalf("the channel's form holds its secret URL")
+	}
+	b.do("untick default and save",
+		chromedp.Click(`form[action="/ui/channels/ops-webhook/edit"] input[name=default]`),
+		chromedp.Click(`form[action="/ui/channels/ops-webhook/edit"] button[type=submit]`),
+		chromedp.WaitVisible(`p.notice`),
+	)
+	b.waitForText("Channel saved.")
+	ch := d.mustCallAPI("channel/get", url.Values{"name": {"ops-webhook"}})["channel"].(map[string]any)
+	if ch["url"] != secretURL || ch["default"] == true {
+		t.Fatalf("after the form: url %v, default %v; want the url kept and default cleared", ch["url"], ch["default"])
+	}
+	d.mustCallAPI("channel/delete", url.Values{"name": {"ops-webhook"}})
+
 	// A name like a script shows as text; nothing runs, no dialog opens.
 	name := "<script>alert(1)</script>"
 	xss := d.mustCall("create", url.Values{"name": {name}, "periodicity": {"3600"}})["canary"].(map[string]any)["id"].(string)
@@ -338,18 +362,9 @@ func screenshots(t *testing.T, b *browserSession, d *daemon, dir string) {
 	d.mustCall("pause", url.Values{"id": {report}, "comment": {"holidays"}})
 	// late: a period of a second is over before the page opens
 	create("log rotation", url.Values{"periodicity": {"1"}})
-	q := url.Values{"name": {"ops-webhook"}, "kind": {"webhook"}, "url": {"https://hooks.example.com/coal-mine/T0123/secret"},
-		"default": {"true"}, "auth_key": {d.authKey}}
-	resp, err := http.Get(d.base + "/coal-mine/v1/channel/create?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	q = url.Values{"name": {"oncall-mail"}, "kind": {"email"}, "email": {"oncall@example.com"}, "auth_key": {d.authKey}}
-	if resp, err = http.Get(d.base + "/coal-mine/v1/channel/create?" + q.Encode()); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	d.mustCallAPI("channel/create", url.Values{"name": {"ops-webhook"}, "kind": {"webhook"},
+		"url": {"https://hooks.example.com/coal-mine/T0123/secret"}, "default": {"true"}})
+	d.mustCallAPI("channel/create", url.Values{"name": {"oncall-mail"}, "kind": {"email"}, "email": {"oncall@example.com"}})
 
 	// The dashboard must show every state before it is shot.
 	b.do("the dashboard", chromedp.Navigate(d.base+"/ui/"), chromedp.WaitVisible(`table.canaries`))

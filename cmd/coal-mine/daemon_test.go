@@ -119,13 +119,20 @@ func (d *daemon) kill() {
 	_ = d.cmd.Wait()
 }
 
-// call runs an API command and decodes the JSON answer.
+// call runs a canary API command and decodes the JSON answer.
 func (d *daemon) call(command string, params url.Values) (int, map[string]any) {
 	d.t.Helper()
-	if d.authKey != "" && command != "trigger" && !params.Has("auth_key") {
+	return d.callAPI("canary/"+command, params)
+}
+
+// callAPI runs a v1 API command ("canary/get", "channel/create", ...), with the key
+// unless it is a trigger, and decodes the JSON answer.
+func (d *daemon) callAPI(command string, params url.Values) (int, map[string]any) {
+	d.t.Helper()
+	if d.authKey != "" && command != "canary/trigger" && !params.Has("auth_key") {
 		params.Set("auth_key", d.authKey)
 	}
-	resp, err := d.http().Get(d.base + "/coal-mine/v1/canary/" + command + "?" + params.Encode())
+	resp, err := d.http().Get(d.base + "/coal-mine/v1/" + command + "?" + params.Encode())
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -140,7 +147,12 @@ func (d *daemon) call(command string, params url.Values) (int, map[string]any) {
 
 func (d *daemon) mustCall(command string, params url.Values) map[string]any {
 	d.t.Helper()
-	code, out := d.call(command, params)
+	return d.mustCallAPI("canary/"+command, params)
+}
+
+func (d *daemon) mustCallAPI(command string, params url.Values) map[string]any {
+	d.t.Helper()
+	code, out := d.callAPI(command, params)
 	if code != http.StatusOK || out["status"] != "ok" {
 		d.t.Fatalf("%s %v: %d %v", command, params, code, out)
 	}

@@ -296,6 +296,56 @@ func (u *ui) createChannel(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/ui/channels?notice=channel-created")
 }
 
+// editChannel shows a channel's settings for change. Its URL and routing key are
+// secrets, as on the list: the form shows where they point, never them, and leaves
+// them as they are unless a new one is typed in.
+func (u *ui) editChannel(c *gin.Context) { u.showChannel(c, http.StatusOK, "") }
+
+func (u *ui) showChannel(c *gin.Context, status int, failure string) {
+	name := c.Param("name")
+	i := slices.IndexFunc(u.cfg.Store.Channels(), func(ch *fsm.Channel) bool { return ch.Name == name })
+	if i < 0 {
+		u.fail(c, http.StatusNotFound, "No channel with that name.")
+		return
+	}
+	ch := u.cfg.Store.Channels()[i]
+	u.render(c, status, "channel", page{Title: "Edit " + ch.Name, Error: failure, Data: map[string]any{
+		"Name": ch.Name, "Kind": ch.Kind, "Target": target(ch), "Default": ch.Default, "Admin": ch.Admin,
+		"HasURL":    ch.Kind == fsm.ChannelWebhook || ch.Kind == fsm.ChannelSlack,
+		"HasKey":    ch.Kind == fsm.ChannelPagerDuty,
+		"HasEmails": ch.Kind == fsm.ChannelEmail, "Emails": strings.Join(ch.Emails, ", "),
+	}})
+}
+
+// updateChannel sends what the form changes to channel/update: both flags always (an
+// unticked box is a false), a URL or routing key only when one was typed in.
+func (u *ui) updateChannel(c *gin.Context) {
+	name := c.Param("name")
+	v := url.Values{"name": {name}, "default": {"false"}, "admin": {"false"}}
+	for _, flag := range []string{"default", "admin"} {
+		if c.PostForm(flag) == "true" {
+			v.Set(flag, "true")
+		}
+	}
+	for _, secret := range []string{"url", "routing_key"} {
+		if value := strings.TrimSpace(c.PostForm(secret)); value != "" {
+			v.Set(secret, value)
+		}
+	}
+	if emails, given := c.GetPostForm("emails"); given {
+		list := strings.FieldsFunc(emails, func(r rune) bool { return r == ',' || r == ' ' })
+		if len(list) == 0 {
+			list = []string{"-"} // the API's "none", which it refuses for an email channel
+		}
+		v["email"] = list
+	}
+	if _, err := u.call(c, "/coal-mine/v1/channel/update", v); err != nil {
+		u.showChannel(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/ui/channels?notice=channel-saved")
+}
+
 func (u *ui) deleteChannel(c *gin.Context) {
 	if _, err := u.call(c, "/coal-mine/v1/channel/delete", url.Values{"name": {c.Param("name")}}); err != nil {
 		u.showChannels(c, http.StatusBadRequest, err.Error())
@@ -309,7 +359,7 @@ func (u *ui) deleteChannel(c *gin.Context) {
 var notices = map[string]string{
 	"created": "Created.", "saved": "Saved.", "trigger": "Triggered.", "pause": "Paused.",
 	"unpause": "Unpaused.", "deleted": "Deleted.", "channel-created": "Channel created.",
-	"channel-deleted": "Channel deleted.",
+	"channel-deleted": "Channel deleted.", "channel-saved": "Channel saved.",
 }
 
 func notice(c *gin.Context) string { return notices[c.Query("notice")] }

@@ -29,7 +29,7 @@ type page struct {
 	Data     any
 }
 
-var pageNames = []string{"login", "message", "dashboard", "canary", "form", "confirm", "cluster", "channels"}
+var pageNames = []string{"login", "message", "dashboard", "canary", "form", "confirm", "cluster", "channels", "channel"}
 
 func parseTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{"stamp": stamp, "until": until, "duration": runDuration}

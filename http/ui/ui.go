@@ -94,6 +94,8 @@ func Register(r *gin.Engine, cfg Config) {
 	write.GET("/canary/:id/delete", u.confirmDelete)
 	write.POST("/canary/:id/:action", u.csrf, u.act)
 	write.POST("/channels", u.csrf, u.createChannel)
+	write.GET("/channels/:name/edit", u.editChannel)
+	write.POST("/channels/:name/edit", u.csrf, u.updateChannel)
 	write.GET("/channels/:name/delete", u.confirmDeleteChannel)
 	write.POST("/channels/:name/delete", u.csrf, u.deleteChannel)
 }
