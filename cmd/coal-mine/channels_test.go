@@ -68,12 +68,7 @@ func TestWebhooksThroughALeaderKill(t *testing.T) {
 	c := startCluster(t, buildBinary(t), sink.Addr(), 3)
 	leader := c.leader(10 * time.Second)
 	f := c.followers(leader)
-	q := url.Values{"name": {"hook"}, "kind": {"webhook"}, "url": {srv.URL + "/in"}, "default": {"true"}, "auth_key": {f[0].authKey}}
-	resp, err := f[0].http().Get(f[0].base + "/coal-mine/v1/channel/create?" + q.Encode())
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("create channel: %v %v", err, resp)
-	}
-	resp.Body.Close()
+	f[0].mustCallAPI("channel/create", url.Values{"name": {"hook"}, "kind": {"webhook"}, "url": {srv.URL + "/in"}, "default": {"true"}})
 	const count = 40
 	ids := make([]string, count)
 	for i := range ids {

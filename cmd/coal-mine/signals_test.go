@@ -168,10 +168,7 @@ func TestWholeClusterOutageMovesDeadlines(t *testing.T) {
 	rc := newHookReceiver()
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	q := url.Values{"name": {"admin-hook"}, "kind": {"webhook"}, "url": {srv.URL}, "admin": {"true"}, "auth_key": {leader.authKey}}
-	if resp, err := leader.http().Get(leader.base + "/coal-mine/v1/channel/create?" + q.Encode()); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("create the admin channel: %v %v", err, resp)
-	}
+	leader.mustCallAPI("channel/create", url.Values{"name": {"admin-hook"}, "kind": {"webhook"}, "url": {srv.URL}, "admin": {"true"}})
 	id := leader.mustCall("create", url.Values{"name": {"Every eight"}, "periodicity": {"8"}, "email": {"ops@example.org"}})["canary"].(map[string]any)["id"].(string)
 	for _, d := range c.nodes {
 		d.kill()
