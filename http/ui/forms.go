@@ -192,7 +192,7 @@ func (u *ui) confirmDelete(c *gin.Context) {
 
 func (u *ui) confirmDeleteChannel(c *gin.Context) {
 	name := c.Param("name")
-	if !slices.ContainsFunc(u.cfg.Store.Channels(), func(ch *fsm.Channel) bool { return ch.Name == name }) {
+	if _, ok := u.channel(name); !ok {
 		u.fail(c, http.StatusNotFound, "No channel with that name.")
 		return
 	}
@@ -296,19 +296,27 @@ func (u *ui) createChannel(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/ui/channels?notice=channel-created")
 }
 
+// channel finds a channel by name in the node's state.
+func (u *ui) channel(name string) (*fsm.Channel, bool) {
+	channels := u.cfg.Store.Channels()
+	i := slices.IndexFunc(channels, func(ch *fsm.Channel) bool { return ch.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	return channels[i], true
+}
+
 // editChannel shows a channel's settings for change. Its URL and routing key are
 // secrets, as on the list: the form shows where they point, never them, and leaves
 // them as they are unless a new one is typed in.
 func (u *ui) editChannel(c *gin.Context) { u.showChannel(c, http.StatusOK, "") }
 
 func (u *ui) showChannel(c *gin.Context, status int, failure string) {
-	name := c.Param("name")
-	i := slices.IndexFunc(u.cfg.Store.Channels(), func(ch *fsm.Channel) bool { return ch.Name == name })
-	if i < 0 {
+	ch, ok := u.channel(c.Param("name"))
+	if !ok {
 		u.fail(c, http.StatusNotFound, "No channel with that name.")
 		return
 	}
-	ch := u.cfg.Store.Channels()[i]
 	u.render(c, status, "channel", page{Title: "Edit " + ch.Name, Error: failure, Data: map[string]any{
 		"Name": ch.Name, "Kind": ch.Kind, "Target": target(ch), "Default": ch.Default, "Admin": ch.Admin,
 		"HasURL":    ch.Kind == fsm.ChannelWebhook || ch.Kind == fsm.ChannelSlack,
